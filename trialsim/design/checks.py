@@ -200,8 +200,8 @@ def _test(spec: DesignSpec, test: HypothesisTest, path: PathKey, n_looks: int) -
             path + ("test",),
             f"{test.test} does not fit the {TYPE_NAMES[ep.type]} endpoint {test.endpoint!r}; use {', '.join(allowed)}",
         )
-    if test.adjust and test.test not in ("ancova", "logistic", "cox"):
-        yield Finding(path + ("adjust",), f"adjust applies to ancova, logistic or cox, not {test.test}", key=True)
+    if test.adjust and test.test not in ("ancova", "logistic"):
+        yield Finding(path + ("adjust",), f"adjust applies to ancova or logistic, not {test.test}", key=True)
     if test.test == "stratified_logrank" and not test.strata:
         yield Finding(path, "stratified_logrank needs strata, e.g. strata: [sex]")
     if test.strata and test.test != "stratified_logrank":
@@ -270,6 +270,11 @@ def _analysis(spec: DesignSpec) -> Iterator[Finding]:
             )
     if a.futility is not None and a.primary.sided == 2:
         yield Finding(("analysis", "futility"), "futility bounds are defined for one-sided tests (sided: 1)", key=True)
+    if a.multiplicity == "hochberg" and len(looks) > 1:
+        yield Finding(
+            ("analysis", "multiplicity"),
+            "hochberg is a single-analysis procedure; with several looks use holm, bonferroni or fixed_sequence",
+        )
     if a.multiplicity != "none" and len(spec.comparisons(a.primary)) < 2:
         yield Finding(
             ("analysis", "multiplicity"),

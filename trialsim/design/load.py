@@ -182,6 +182,9 @@ def _problems(exc: ValidationError, data: Any, source: SourceMap, prefix: str) -
     for err, path in zip(errors, paths, strict=True):
         if err["type"] == "missing" and (path, err["loc"][-1]) in misspelt:
             continue
+        if err["type"] == "union_tag_invalid":
+            # Point at the offending tag (``type: survival``), not at the mapping that holds it.
+            path = _data_path((*path, err["ctx"]["discriminator"].strip("'")), data)
         message, at_key = _message(err, path, data)
         where = format_path(path + ((err["loc"][-1],) if err["type"] == "missing" else ()))
         problem = source.problem(path, f"{prefix}{where or 'design'}: {message}", key=at_key)

@@ -332,7 +332,7 @@ class HypothesisTest(Strict):
     )
     alpha: Fraction = Field(0.025, gt=0, lt=0.5)
     sided: Literal[1, 2] = 1
-    adjust: list[Name] = Field(default_factory=list, description="Covariates for ancova/logistic/cox.")
+    adjust: list[Name] = Field(default_factory=list, description="Covariates for ancova/logistic.")
     strata: list[Name] = Field(default_factory=list, description="Strata for stratified_logrank.")
 
 
