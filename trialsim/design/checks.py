@@ -37,7 +37,7 @@ class Finding:
     path: PathKey
     message: str
     key: bool = False  # point at the key of ``path`` rather than its value
-    offset: int = 0  # characters into a one-line scalar (expressions)
+    offset: int | None = None  # characters into a one-line scalar's text (expressions)
 
 
 def suggest(word: str, choices: object) -> str:

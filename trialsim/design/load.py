@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ def format_path(path: PathKey) -> str:
     """``("analysis", "looks", 1, "events")`` -> ``analysis.looks[1].events``."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 

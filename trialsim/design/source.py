@@ -35,6 +35,11 @@ class Problem:
     col: int
     message: str
 
+    def __post_init__(self) -> None:
+        # One problem, one line: whatever a user wrote into a key or value stays escaped.
+        flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.message)
+        object.__setattr__(self, "message", flat)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"
 
@@ -68,10 +73,10 @@ class SourceMap:
                 return self.values[prefix]
         return Position(1, 1)
 
-    def problem(self, path: PathKey, message: str, *, key: bool = False, offset: int = 0) -> Problem:
-        """A :class:`Problem` at ``path``; ``offset`` moves right within a one-line scalar."""
+    def problem(self, path: PathKey, message: str, *, key: bool = False, offset: int | None = None) -> Problem:
+        """A :class:`Problem` at ``path``; ``offset`` points at a character of a one-line scalar's text."""
         pos = self.locate(path, key=key)
-        col = pos.col + offset + (1 if offset and path in self.quoted else 0)
+        col = pos.col if offset is None else pos.col + offset + (path in self.quoted)
         return Problem(self.file, pos.line, col, message)
 
     def overlay(self, other: SourceMap, prefix: PathKey, into: PathKey) -> SourceMap:
@@ -94,43 +99,65 @@ def _mark(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+# Deeper than any design needs, well short of Python's recursion limit.
+MAX_DEPTH = 64
+
+
 class _Builder:
     def __init__(self, loader: yaml.SafeLoader, source: SourceMap):
         self.loader = loader
         self.source = source
         self.problems: list[Problem] = []
+        self.open: set[int] = set()  # collections being built: an alias back to one is a cycle
+
+    def fail(self, node: yaml.Node, message: str) -> None:
+        pos = _mark(node)
+        self.problems.append(Problem(self.source.file, pos.line, pos.col, message))
 
     def build(self, node: yaml.Node, path: PathKey) -> object:
         self.source.values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # applies YAML merge keys ('<<')
-            out: dict[str, object] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    pos = _mark(key_node)
-                    self.problems.append(Problem(self.source.file, pos.line, pos.col, "a key must be a plain name"))
-                    continue
-                key = key_node.value
-                if key in out:
-                    pos = _mark(key_node)
-                    first = self.source.keys[path + (key,)]
-                    self.problems.append(
-                        Problem(
-                            self.source.file,
-                            pos.line,
-                            pos.col,
-                            f"duplicate key {key!r} (first given at line {first.line}); keep one",
-                        )
-                    )
-                    continue
-                self.source.keys[path + (key,)] = _mark(key_node)
-                out[key] = self.build(value_node, path + (key,))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        if node.style in ("'", '"'):
-            self.source.quoted.add(path)
-        return self.loader.construct_object(node, deep=True)
+        if len(path) > MAX_DEPTH:
+            self.fail(node, f"nested more than {MAX_DEPTH} levels deep")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            if node.style in ("'", '"'):
+                self.source.quoted.add(path)
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except Exception:  # PyYAML's constructors fail in many ways on a mistyped explicit tag
+                self.fail(node, f"cannot read {node.value[:40]!r} as {node.tag.rsplit(':', 1)[-1]}")
+                return None
+        if id(node) in self.open:
+            self.fail(node, "an alias refers to the mapping or list that contains it")
+            return None
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            return self.mapping(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, object]:
+        self.loader.flatten_mapping(node)  # applies YAML merge keys ('<<')
+        out: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.fail(key_node, "a key must be a plain name")
+                continue
+            key = key_node.value
+            if key in out:
+                first = self.source.keys[path + (key,)]
+                self.fail(key_node, f"duplicate key {key!r} (first given at line {first.line}); keep one")
+                continue
+            self.source.keys[path + (key,)] = _mark(key_node)
+            out[key] = self.build(value_node, path + (key,))
+        return out
+
+
+def _offset_position(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
@@ -148,7 +175,12 @@ def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
     ({'a': {'b': [1, 2]}}, Position(line=2, col=10))
     """
     source = SourceMap(file)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line, col = _offset_position(text, exc.position)
+        message = f"the file holds a character YAML does not allow ({chr(exc.character)!r})"
+        raise SourceError([Problem(file, line, col, message)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -164,6 +196,8 @@ def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
         raise SourceError([Problem(file, line, col, f"malformed YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise SourceError([Problem(file, 1, 1, f"malformed YAML: {exc}")]) from None
+    except RecursionError:
+        raise SourceError([Problem(file, 1, 1, "the YAML is nested too deeply to read")]) from None
     finally:
         loader.dispose()
     if builder.problems:

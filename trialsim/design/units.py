@@ -82,7 +82,7 @@ def _number(value: object, what: str) -> float:
 def _split(value: object, what: str) -> tuple[float, str]:
     if isinstance(value, str):
         match = _QUANTITY.match(value)
-        if match:
+        if match and math.isfinite(float(match.group(1))):
             return float(match.group(1)), match.group(2)
         raise ValueError(f"expected {what}, got {value!r}")
     return _number(value, what), ""
@@ -126,6 +126,8 @@ def parse_rate(value: object) -> float:
         if not match:
             raise ValueError(f"expected {what}, got {value!r}")
         amount, unit = float(match.group(1)), match.group(2)
+        if not math.isfinite(amount):
+            raise ValueError(f"expected {what}, got {value!r}")
         if unit:
             canonical = _TIME_ALIASES.get(unit.lower())
             if canonical is None:
