@@ -6,10 +6,14 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: demo test lint install schema clean
 
+DEMO_TRIALS ?= 2000
+
 demo: $(STAMP)
 	$(VENV)/bin/trialsim validate designs/*.yaml
-	@echo
-	$(VENV)/bin/trialsim show designs/*.yaml
+	@for design in designs/*.yaml; do \
+		echo; $(VENV)/bin/trialsim show $$design || exit 1; \
+		$(VENV)/bin/trialsim simulate $$design --trials $(DEMO_TRIALS) --out results/$$(basename $$design .yaml) || exit 1; \
+	done
 
 test: $(STAMP)
 	$(PY) -m ruff check .
@@ -29,8 +33,8 @@ $(PY):
 
 # torch first, CPU build: sdv depends on it, and an unpinned resolve would fetch a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install -qq torch==2.13.0
+	$(PY) -m pip install -qq -e '.[test]'
 	touch $@
 
 clean:

@@ -43,3 +43,30 @@ def test_show_prints_boundaries():
     assert result.exit_code == 0, result.output
     # Classical O'Brien-Fleming, 3 equally spaced looks, one-sided 0.025: rpact getDesignGroupSequential().
     assert "efficacy z 3.471, 2.454, 2.004" in result.stdout
+
+
+def test_simulate_writes_results_through_dask(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, ["simulate", "designs/binary-response.yaml", "--trials", "250", "--workers", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    expected = summary["scenarios"]["expected"]
+    assert f"{expected['power']:.3f} ± {expected['power_se']:.3f}" in result.stdout
+    assert summary["scenarios"]["null"]["trials"] == 250
+
+
+def test_simulate_refuses_impossible_requests(tmp_path):
+    cases = [
+        (["--trials", "0"], "--trials must be a positive number"),
+        (["--scenario", "nul"], "unknown scenario 'nul'; designs/binary-response.yaml has null, expected"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["simulate", "designs/binary-response.yaml", *args])
+        assert result.exit_code == 2 and message in result.stderr, result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path("designs/binary-response.yaml").read_text().replace('"ecog <= 2"', '"ecog > 9"'))
+    result = runner.invoke(app, ["simulate", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{bad}:") and "no patient of the 100000 screened" in result.stderr

@@ -71,6 +71,49 @@ def show(
         raise typer.Exit(2)
 
 
+@app.command()
+def simulate(
+    design: Annotated[str, typer.Argument(help="A design file (YAML).", show_default=False)],
+    trials: Annotated[int | None, typer.Option(help="Trials per scenario (default: the design's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the design's).")] = None,
+    scenario: Annotated[list[str] | None, typer.Option(help="Run only this scenario (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write trials.parquet and summary.json here.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local Dask workers (default: one per core).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
+    ] = None,
+) -> None:
+    """Simulate every scenario of a design on Dask and print its operating characteristics."""
+    from trialsim.run.cluster import dask_client
+    from trialsim.run.simulate import simulate as run
+    from trialsim.run.summary import format_table
+
+    try:
+        loaded = load_design(design)
+    except DesignError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    if trials is not None and trials <= 0:
+        typer.echo(f"error: --trials must be a positive number, got {trials}", err=True)
+        raise typer.Exit(2)
+    unknown = [s for s in scenario or [] if s not in loaded.scenarios]
+    if unknown:
+        typer.echo(f"error: unknown scenario {unknown[0]!r}; {design} has {', '.join(loaded.scenarios)}", err=True)
+        raise typer.Exit(2)
+    try:
+        with dask_client(workers=workers, scheduler=scheduler) as client:
+            result = run(loaded, trials=trials, seed=seed, scenarios=scenario, client=client)
+    except DesignError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(format_table(result.summary()))
+    if out is not None:
+        typer.echo(f"wrote {result.write(out)}/trials.parquet and summary.json")
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     app()
 

@@ -1,0 +1,33 @@
+"""The population a design's trials draw their patients from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from trialsim.cohort.builtin import builtin_population
+
+# Trials draw patients with replacement from this many virtual people.
+DEFAULT_SIZE = 100_000
+# The population's generator is spawned apart from every trial block's (those use two-part keys).
+POPULATION_KEY = (0,)
+
+
+def load_population(reference: str, base: Path, *, seed: int, size: int = DEFAULT_SIZE) -> pl.DataFrame:
+    """The population named by a design's ``population.cohort``.
+
+    ``builtin`` is synthesised from ``seed``; a ``.parquet`` or ``.csv`` path (relative to
+    ``base``, the design's folder) is read as it is.
+
+    Examples
+    --------
+    >>> load_population("builtin", Path("."), seed=1, size=10).height
+    10
+    """
+    if reference == "builtin":
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=POPULATION_KEY))
+        return builtin_population(size, rng)
+    path = Path(reference) if Path(reference).is_absolute() else base / reference
+    return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)

@@ -1,0 +1,292 @@
+"""One block of simulated trials: patients, outcomes, data cuts, analyses and decisions.
+
+Every array is (trials × patients), so a block of B trials costs a handful of
+numpy operations per step, never a Python loop over patients or trials (loops
+run over looks, comparisons and subgroups, a few each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.stats import norm
+
+from trialsim.engine.accrual import dropout_times, entry_times
+from trialsim.engine.cox import cox
+from trialsim.engine.logrank import logrank
+from trialsim.engine.means import ancova, t_test
+from trialsim.engine.multiplicity import reject as reject_at_level
+from trialsim.engine.multiplicity import sequential_reject
+from trialsim.engine.outcomes import binary_outcomes, continuous_outcomes
+from trialsim.engine.plan import Plan
+from trialsim.engine.proportions import logistic, two_proportion_z
+from trialsim.engine.randomization import randomize
+from trialsim.engine.results import TestResult
+from trialsim.engine.survival import event_times
+
+PILOT_TRIALS = 200
+PILOT_KEY = (1, 0)  # the pilot's generator, apart from every block's (scenario, block) key
+
+
+@dataclass(frozen=True)
+class Patients:
+    """The patients of a block of trials, in enrolment order: arrays (trials, n)."""
+
+    index: np.ndarray  # rows of the eligible pool
+    entry: np.ndarray  # months from the first patient in, sorted
+    arm: np.ndarray
+    dropout: np.ndarray  # months from entry
+    outcome: np.ndarray  # event time from entry (time-to-event) or the outcome value
+
+    @property
+    def trials(self) -> int:
+        return self.entry.shape[0]
+
+
+def draw_patients(plan: Plan, trials: int, rng: np.random.Generator) -> Patients:
+    """Enrol, randomise and follow ``trials`` trials' patients (the order of draws is part of the seed contract)."""
+    n = plan.sample_size
+    index = rng.integers(0, plan.pool_size, size=(trials, n))
+    entry = entry_times(plan.accrual, n, trials, rng)
+    strata = plan.strata[index] if plan.strata is not None else None
+    arm = randomize(plan.ratio, n, trials, rng, method=plan.randomization, block_size=plan.block_size, strata=strata)
+    dropout = dropout_times(plan.dropout_hazard, arm, rng)
+    prognostic = plan.prognostic[index]
+    effect = plan.arm_effect[arm] * plan.effect_scale[index]
+    if plan.endpoint == "time_to_event":
+        outcome = event_times(plan.baseline, prognostic, effect, rng, delay=plan.delay)
+    elif plan.endpoint == "continuous":
+        outcome = continuous_outcomes(plan.mean, plan.sd, prognostic + effect, rng)
+    else:
+        outcome = binary_outcomes(plan.rate, prognostic + effect, rng).astype(float)
+    return Patients(index, entry, arm, dropout, outcome)
+
+
+def event_calendar_times(plan: Plan, p: Patients) -> np.ndarray:
+    """Calendar time of each patient's event, +inf when dropout comes first (time-to-event only)."""
+    return np.where(p.outcome <= p.dropout, p.entry + p.outcome, np.inf)
+
+
+def look_times(plan: Plan, p: Patients) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar time of each look (trials, K), and whether its target was reached.
+
+    An events look that a trial never reaches (too few events in total) is taken at that trial's last
+    event and flagged unreached.
+    """
+    cuts = np.empty((p.trials, plan.n_looks))
+    reached = np.ones((p.trials, plan.n_looks), dtype=bool)
+    kinds = [k for k, _ in plan.looks]
+    if "events" in kinds:
+        calendar = event_calendar_times(plan, p)
+        targets = sorted({int(v) - 1 for k, v in plan.looks if k == "events"})
+        ordered = np.partition(calendar, targets, axis=1)
+        last = np.max(np.where(np.isfinite(calendar), calendar, -np.inf), axis=1)
+    for k, (kind, value) in enumerate(plan.looks):
+        if kind == "time":
+            cuts[:, k] = value
+        elif kind == "events":
+            at = ordered[:, int(value) - 1]
+            reached[:, k] = np.isfinite(at)
+            cuts[:, k] = np.where(reached[:, k], at, np.maximum(last, p.entry[:, -1]))
+        elif plan.endpoint == "time_to_event":
+            # A subjects look on a time-to-event endpoint: when that many have enrolled (plus
+            # follow-up for the final analysis of a design with no looks).
+            extra = plan.follow_up if k == plan.n_looks - 1 and int(value) == plan.sample_size else 0.0
+            cuts[:, k] = p.entry[:, int(value) - 1] + extra
+        else:
+            # When that many patients have reached the endpoint's timepoint.
+            cuts[:, k] = p.entry[:, int(value) - 1] + plan.timepoint
+    return np.maximum.accumulate(cuts, axis=1), reached
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The data as seen at a calendar time per trial."""
+
+    valid: np.ndarray  # (trials, n): the patient's data is in the analysis
+    time: np.ndarray | None  # observed time (time-to-event)
+    event: np.ndarray | None
+    enrolled: np.ndarray  # (trials,)
+    events: np.ndarray | None  # (trials,) all arms
+
+
+def data_cut(plan: Plan, p: Patients, cut: np.ndarray) -> Cut:
+    """Administrative censoring at ``cut`` (trials,): who is in, what has been observed."""
+    cut = cut[:, None]
+    enrolled = p.entry <= cut
+    if plan.endpoint == "time_to_event":
+        follow = np.maximum(cut - p.entry, 0.0)
+        time = np.minimum(np.minimum(p.outcome, p.dropout), follow)
+        # Compared on the calendar, as the events look was timed, so the look's own event counts.
+        event = (p.outcome <= p.dropout) & (p.entry + p.outcome <= cut)
+        return Cut(enrolled, time, event, enrolled.sum(axis=1), event.sum(axis=1))
+    valid = (p.entry + plan.timepoint <= cut) & (p.dropout > plan.timepoint)
+    return Cut(valid, None, None, enrolled.sum(axis=1), None)
+
+
+def analyse(
+    plan: Plan, p: Patients, data: Cut, treatment: int, control: int, extra: np.ndarray | None = None
+) -> TestResult:
+    """The design's test of ``treatment`` against ``control`` on the data cut (optionally within a subgroup)."""
+    valid = data.valid & ((p.arm == treatment) | (p.arm == control))
+    if extra is not None:
+        valid &= extra
+    group = p.arm == treatment
+    test = plan.test
+    if test in ("logrank", "stratified_logrank"):
+        strata = plan.analysis_strata[p.index] if plan.analysis_strata is not None else None
+        return logrank(data.time, data.event, group, valid, strata=strata)
+    if test == "cox":
+        return cox(data.time, data.event, group, valid)
+    if test == "t_test":
+        return t_test(p.outcome, group, valid)
+    if test == "ancova":
+        return ancova(p.outcome, group, plan.adjust[p.index], valid)
+    if test == "two_proportion_z":
+        return two_proportion_z(p.outcome, group, valid)
+    covariates = plan.adjust[p.index] if plan.adjust is not None else None
+    return logistic(p.outcome, group, covariates, valid)
+
+
+def _first(cross: np.ndarray) -> np.ndarray:
+    """Index of the first True along axis 1, K where none."""
+    k = cross.shape[1]
+    return np.where(cross.any(axis=1), cross.argmax(axis=1), k)
+
+
+def decide(plan: Plan, z: np.ndarray, degenerate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group-sequential decisions from benefit-oriented z (trials, K, m).
+
+    Returns the look each comparison is rejected at, the look it stops for futility at (K when
+    never), and the look each trial stops at. Degenerate analyses neither reject nor stop.
+    """
+    trials, looks, m = z.shape
+    z = np.where(degenerate, -np.inf, z)
+    if plan.futility is not None:
+        futile = (z <= plan.futility[None, :, None]) & ~degenerate
+        futile &= z < plan.efficacy[max(plan.efficacy)][None, :, None]  # at the last look the bounds meet
+        futility_look = _first(futile)
+        z = np.where(np.arange(looks)[None, :, None] >= futility_look[:, None, :], -np.inf, z)
+    else:
+        futility_look = np.full((trials, m), looks)
+    if plan.multiplicity == "hochberg":
+        rejected = reject_at_level(norm.sf(z[:, -1, :]), plan.alpha, "hochberg")
+        reject_look = np.where(rejected, looks - 1, looks)
+    elif plan.multiplicity == "none" or m == 1:
+        reject_look = _first(z >= plan.efficacy[1.0][None, :, None])
+    else:
+        reject_look = sequential_reject(z, plan.efficacy, plan.multiplicity).look
+        reject_look = np.where(reject_look < 0, looks, reject_look)
+    reject_look = np.minimum(reject_look, looks)
+    resolved = np.minimum(reject_look, futility_look)
+    stop = np.where((resolved < looks).all(axis=1), resolved.max(axis=1), looks - 1)
+    return reject_look, futility_look, stop
+
+
+def simulate_block(
+    plan: Plan, first_trial: int, trials: int, rng: np.random.Generator
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Simulate ``trials`` trials numbered from ``first_trial``.
+
+    Returns the per-look table (one row per trial, performed look and comparison) and the
+    per-subgroup table (one row per trial, comparison and subgroup level, at the trial's last look).
+    """
+    p = draw_patients(plan, trials, rng)
+    cuts, reached = look_times(plan, p)
+    looks, m = plan.n_looks, len(plan.comparisons)
+    shape = (trials, looks, m)
+    estimate, se, z, analysed = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64)
+    degenerate = np.empty(shape, dtype=bool)
+    enrolled = np.empty((trials, looks), dtype=np.int64)
+    events = np.zeros((trials, looks), dtype=np.int64)
+    for k in range(looks):
+        data = data_cut(plan, p, cuts[:, k])
+        enrolled[:, k] = data.enrolled
+        if data.events is not None:
+            events[:, k] = data.events
+        for j, comparison in enumerate(plan.comparisons):
+            result = analyse(plan, p, data, comparison.treatment, comparison.control)
+            estimate[:, k, j], se[:, k, j], z[:, k, j] = result.estimate, result.se, result.z
+            analysed[:, k, j], degenerate[:, k, j] = result.n, result.degenerate
+    benefit = plan.benefit_sign * z
+    reject_look, futility_look, stop = decide(plan, benefit, degenerate)
+
+    trial_ids = first_trial + np.arange(trials)
+    k_index = np.arange(looks)
+    performed = k_index[None, :] <= stop[:, None]
+    b, k, j = np.nonzero(np.broadcast_to(performed[:, :, None], shape))
+    has_events = plan.endpoint == "time_to_event"
+    table = pl.DataFrame(
+        {
+            "scenario": pl.Series([plan.scenario] * len(b), dtype=pl.String),
+            "trial": trial_ids[b],
+            "look": (k + 1).astype(np.int16),
+            "comparison": pl.Series(np.array([c.name for c in plan.comparisons])[j], dtype=pl.String),
+            "time": cuts[b, k],
+            "reached": reached[b, k],
+            "enrolled": enrolled[b, k],
+            "analysed": analysed[b, k, j],
+            "events": pl.Series(events[b, k]) if has_events else pl.Series([None] * len(b), dtype=pl.Int64),
+            "estimate": estimate[b, k, j],
+            "se": se[b, k, j],
+            "z": z[b, k, j],
+            "degenerate": degenerate[b, k, j],
+            "reject": reject_look[b, j] == k,
+            "futility": futility_look[b, j] == k,
+            "stopped": stop[b] == k,
+        }
+    )
+    return table, _subgroups(plan, p, cuts[np.arange(trials), stop], trial_ids)
+
+
+def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray) -> pl.DataFrame:
+    """Each subgroup's test at the trial's last look, at the nominal one-sided level (not adjusted)."""
+    if not plan.subgroups:
+        return pl.DataFrame()
+    data = data_cut(plan, p, cut)
+    critical = norm.isf(plan.alpha)
+    frames = []
+    for sub in plan.subgroups:
+        inside = sub.mask[p.index]
+        for comparison in plan.comparisons:
+            r = analyse(plan, p, data, comparison.treatment, comparison.control, extra=inside)
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "scenario": [plan.scenario] * len(trial_ids),
+                        "trial": trial_ids,
+                        "comparison": [comparison.name] * len(trial_ids),
+                        "subgroup": [sub.subgroup] * len(trial_ids),
+                        "level": [sub.level] * len(trial_ids),
+                        "analysed": r.n,
+                        "estimate": r.estimate,
+                        "z": r.z,
+                        "degenerate": r.degenerate,
+                        "reject": (plan.benefit_sign * r.z >= critical) & ~r.degenerate,
+                    }
+                )
+            )
+    return pl.concat(frames)
+
+
+def pilot_information(plan: Plan) -> tuple[np.ndarray, float]:
+    """Mean information at each look over a fixed pilot block, and the mean attainable events.
+
+    Information is the number of events (time-to-event) or of analysed patients. The pilot's
+    generator is fixed, so a design's boundaries do not depend on the run's seed.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(0, spawn_key=PILOT_KEY))
+    p = draw_patients(plan, PILOT_TRIALS, rng)
+    reachable = float("inf")
+    if plan.endpoint == "time_to_event":
+        reachable = float(np.isfinite(event_calendar_times(plan, p)).sum(axis=1).mean())
+    if any(kind == "events" for kind, _ in plan.looks):
+        return np.zeros(plan.n_looks), reachable
+    cuts, _ = look_times(plan, p)
+    info = np.empty(plan.n_looks)
+    for k in range(plan.n_looks):
+        data = data_cut(plan, p, cuts[:, k])
+        info[k] = (data.events if data.events is not None else data.valid.sum(axis=1)).mean()
+    return info, reachable
