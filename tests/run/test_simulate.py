@@ -42,6 +42,7 @@ def test_written_results(tmp_path):
     out = result.write(tmp_path / "run")
     assert sorted(p.name for p in out.iterdir()) == [
         "design.yaml",
+        "diversity.parquet",
         "subgroups.parquet",
         "summary.json",
         "trials.parquet",

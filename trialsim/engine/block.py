@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 from trialsim.engine.accrual import dropout_times, entry_times
 from trialsim.engine.cox import cox
+from trialsim.engine.diversity import per_trial
 from trialsim.engine.logrank import logrank
 from trialsim.engine.means import ancova, t_test
 from trialsim.engine.multiplicity import reject as reject_at_level
@@ -185,14 +186,24 @@ def decide(plan: Plan, z: np.ndarray, degenerate: np.ndarray) -> tuple[np.ndarra
     return reject_look, futility_look, stop
 
 
-def simulate_block(
-    plan: Plan, first_trial: int, trials: int, rng: np.random.Generator
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Simulate ``trials`` trials numbered from ``first_trial``.
+@dataclass(frozen=True)
+class BlockResult:
+    """The tables of a block of trials.
 
-    Returns the per-look table (one row per trial, performed look and comparison) and the
-    per-subgroup table (one row per trial, comparison and subgroup level, at the trial's last look).
+    ``looks``: one row per trial, performed look and comparison. ``subgroups``: one row per trial,
+    comparison and subgroup level, at the trial's last look. ``diversity``: one row per trial, who
+    was enrolled by its last look (see :mod:`trialsim.engine.diversity`).
     """
+
+    looks: pl.DataFrame
+    subgroups: pl.DataFrame
+    diversity: pl.DataFrame
+
+    TABLES = ("looks", "subgroups", "diversity")
+
+
+def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockResult:
+    """Simulate ``trials`` trials numbered from ``first_trial``."""
     p = draw_patients(plan, trials, rng)
     cuts, reached = look_times(plan, p)
     looks, m = plan.n_looks, len(plan.comparisons)
@@ -238,7 +249,17 @@ def simulate_block(
             "stopped": stop[b] == k,
         }
     )
-    return table, _subgroups(plan, p, cuts[np.arange(trials), stop], trial_ids)
+    last_cut = cuts[np.arange(trials), stop]
+    return BlockResult(table, _subgroups(plan, p, last_cut, trial_ids), _diversity(plan, p, last_cut, trial_ids))
+
+
+def _diversity(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray) -> pl.DataFrame:
+    """Who each trial enrolled by its last look, against the target population."""
+    enrolled = p.entry <= cut[:, None]
+    figures = per_trial(plan.demographics, plan.covariates, plan.goals, p.index, enrolled)
+    return pl.DataFrame(
+        {"scenario": [plan.scenario] * len(trial_ids), "trial": trial_ids, "enrolled": enrolled.sum(axis=1), **figures}
+    )
 
 
 def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray) -> pl.DataFrame:

@@ -24,6 +24,7 @@ from trialsim.design.load import Design, DesignError
 from trialsim.design.model import NAME_PATTERN, DesignSpec, Subgroup
 from trialsim.engine.accrual import Accrual, dropout_hazard
 from trialsim.engine.boundaries import group_sequential_design
+from trialsim.engine.diversity import Covariate, Demographic, Goal, demographic
 from trialsim.engine.dose_response import dose_effect
 from trialsim.engine.multiplicity import levels
 from trialsim.engine.outcomes import risk_difference_to_log_odds_ratio
@@ -90,6 +91,10 @@ class Plan:
     adjust: np.ndarray | None = None  # (P, q) ANCOVA / logistic covariates
     subgroups: tuple[SubgroupMask, ...] = ()
     screening: dict = field(default_factory=dict)
+    # Diversity: demographic columns and numeric covariates against the whole population, and the goals.
+    demographics: tuple[Demographic, ...] = ()
+    covariates: tuple[Covariate, ...] = ()
+    goals: tuple[Goal, ...] = ()
     # Analysis.
     test: str = "t_test"
     comparisons: tuple[Comparison, ...] = ()
@@ -130,14 +135,7 @@ def _screen(spec: DesignSpec, population: pl.DataFrame) -> tuple[np.ndarray, dic
         "screened": population.height,
         "eligible": int(eligible.sum()),
         "excluded_by_criterion": {text: float(1 - m.mean()) for text, m in zip(criteria, masks, strict=True)},
-        "screen_failure_by_group": {},
     }
-    for column in DEMOGRAPHICS:
-        if column in population.columns:
-            groups = population[column].cast(pl.String).to_numpy()
-            report["screen_failure_by_group"][column] = {
-                str(level): float(1 - eligible[groups == level].mean()) for level in np.unique(groups)
-            }
     if not eligible.any():
         worst = max(report["excluded_by_criterion"], key=report["excluded_by_criterion"].get)
         share = report["excluded_by_criterion"][worst]
@@ -147,6 +145,11 @@ def _screen(spec: DesignSpec, population: pl.DataFrame) -> tuple[np.ndarray, dic
             f"{worst!r} alone excludes {share:.0%}",
         )
     return eligible, report
+
+
+def _moments(column: pl.Series) -> tuple[float, float]:
+    x = column.cast(pl.Float64).drop_nulls()
+    return float(x.mean()), float(x.std())
 
 
 def _prognostic(spec_covariates: dict, pool: pl.DataFrame) -> np.ndarray:
@@ -323,6 +326,25 @@ def compile_plan(design: Design, scenario: str, population: pl.DataFrame) -> Pla
 def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFrame) -> Plan:
     eligible, screening = _screen(spec, population)
     pool = population.filter(pl.Series(eligible))
+    goal_columns = list(spec.population.diversity_goals)
+    demographics = tuple(
+        demographic(population, eligible, c)
+        for c in dict.fromkeys([*DEMOGRAPHICS, *goal_columns])
+        if c in population.columns
+    )
+    screening["screen_failure_by_group"] = {
+        d.column: dict(zip(d.levels, d.screen_failure.tolist(), strict=True)) for d in demographics
+    }
+    numeric = [c for c, dt in population.schema.items() if dt.is_numeric() and c not in goal_columns]
+    covariates = tuple(
+        Covariate(c, pool[c].cast(pl.Float64).fill_null(np.nan).to_numpy(), *_moments(population[c]))
+        for c in numeric
+    )
+    goals = tuple(
+        Goal(column, level, share)
+        for column, shares in spec.population.diversity_goals.items()
+        for level, share in shares.items()
+    )
     endpoint = spec.endpoints[spec.analysis.primary.endpoint]
     arms = tuple(spec.arms)
     ratio = spec.randomization.ratio or {a: 1 for a in arms}
@@ -367,6 +389,9 @@ def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFram
         adjust=_adjust(test.adjust, pool),
         subgroups=_subgroups(spec, pool),
         screening=screening,
+        demographics=demographics,
+        covariates=covariates,
+        goals=goals,
         test=test.test,
         alpha=test.alpha / test.sided,
         multiplicity=spec.analysis.multiplicity,

@@ -14,7 +14,7 @@ import polars as pl
 
 from trialsim.cohort.population import load_population
 from trialsim.design.load import Design, load_design
-from trialsim.engine.block import simulate_block
+from trialsim.engine.block import BlockResult, simulate_block
 from trialsim.engine.plan import Plan, compile_plan
 from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng, blocks
 from trialsim.run.summary import summarise
@@ -22,12 +22,13 @@ from trialsim.run.summary import summarise
 RESULT_FORMAT = 1
 
 
-def run_block(plan: Plan, seed: int, block: Block) -> tuple[pl.DataFrame, pl.DataFrame]:
+def run_block(plan: Plan, seed: int, block: Block) -> BlockResult:
     """One seed block. A short last block is simulated whole and cut, so trial i never depends on the total."""
-    trials, subgroups = simulate_block(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block))
-    last = block.first_trial + block.trials
-    keep = pl.col("trial") < last
-    return trials.filter(keep), subgroups.filter(keep) if subgroups.height else subgroups
+    result = simulate_block(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block))
+    keep = pl.col("trial") < block.first_trial + block.trials
+    return BlockResult(
+        *(frame.filter(keep) if frame.height else frame for frame in (result.looks, result.subgroups, result.diversity))
+    )
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SimulationResult:
     plans: dict[str, Plan]
     trials: pl.DataFrame
     subgroups: pl.DataFrame
+    diversity: pl.DataFrame
     _summary: dict | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
@@ -58,14 +60,16 @@ class SimulationResult:
                 "design_file": str(self.design.path),
                 "seed": self.seed,
                 "scenarios": {
-                    name: summarise(plan, self.trials.filter(pl.col("scenario") == name), self._sub(name))
+                    name: summarise(
+                        plan,
+                        self.trials.filter(pl.col("scenario") == name),
+                        _of(self.subgroups, name),
+                        _of(self.diversity, name),
+                    )
                     for name, plan in self.plans.items()
                 },
             }
         return self._summary
-
-    def _sub(self, scenario: str) -> pl.DataFrame:
-        return self.subgroups.filter(pl.col("scenario") == scenario) if self.subgroups.height else self.subgroups
 
     def write(self, out: str | Path) -> Path:
         """Write ``trials.parquet``, ``subgroups.parquet``, ``summary.json`` and the design into ``out``.
@@ -79,9 +83,10 @@ class SimulationResult:
         try:
             self.trials.write_parquet(tmp / "trials.parquet")
             self.subgroups.write_parquet(tmp / "subgroups.parquet")
+            self.diversity.write_parquet(tmp / "diversity.parquet")
             shutil.copyfile(self.design.path, tmp / "design.yaml")
             (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
-            for name in ("trials.parquet", "subgroups.parquet", "design.yaml", "summary.json"):
+            for name in ("trials.parquet", "subgroups.parquet", "diversity.parquet", "design.yaml", "summary.json"):
                 os.replace(tmp / name, out / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -132,7 +137,13 @@ def simulate(
         shared = {name: client.scatter(plan, broadcast=True) for name, plan in plans.items()}
         futures = [client.submit(run_block, shared[block.scenario], seed, block, pure=False) for _, block in work]
         parts = client.gather(futures)
-    per_look = pl.concat([p[0] for p in parts])
-    subgroup_parts = [p[1] for p in parts if p[1].height]
-    subgroups = pl.concat(subgroup_parts) if subgroup_parts else pl.DataFrame()
-    return SimulationResult(design, seed, plans, per_look, subgroups)
+    return SimulationResult(design, seed, plans, *(_concat([getattr(p, t) for p in parts]) for t in BlockResult.TABLES))
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def _of(frame: pl.DataFrame, scenario: str) -> pl.DataFrame:
+    return frame.filter(pl.col("scenario") == scenario) if frame.height else frame

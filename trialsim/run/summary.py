@@ -30,7 +30,7 @@ def mean(x: pl.Series) -> dict[str, float]:
     return {"value": float(x.mean()), "se": sd / math.sqrt(n)}
 
 
-def summarise(plan: Plan, looks: pl.DataFrame, subgroups: pl.DataFrame) -> dict:
+def summarise(plan: Plan, looks: pl.DataFrame, subgroups: pl.DataFrame, diversity: pl.DataFrame) -> dict:
     """The operating characteristics of one scenario from its per-look table.
 
     ``power`` is the probability that at least one comparison is rejected (the type I error
@@ -108,6 +108,52 @@ def summarise(plan: Plan, looks: pl.DataFrame, subgroups: pl.DataFrame) -> dict:
                 "mean_analysed": float(rows["analysed"].mean()),
                 "mean_estimate": mean(rows["estimate"])["value"],
             }
+    if diversity.height:
+        out["diversity"] = summarise_diversity(plan, diversity)
+    return out
+
+
+def summarise_diversity(plan: Plan, diversity: pl.DataFrame) -> dict:
+    """Diversity of the enrolled patients: shares, PPR, indices, standardised differences, goals, each with its SE.
+
+    The headline indices (Simpson, Shannon, evenness) are those of ``race_ethnicity`` when the population has it
+    (else of the first demographic column); the representation index is the mean over the demographic columns.
+    """
+    out: dict = {"columns": {}}
+    for d in plan.demographics:
+        levels = {}
+        for i, level in enumerate(d.levels):
+            share = mean(diversity[f"share:{d.column}={level}"])
+            target = float(d.target[i])
+            levels[level] = {
+                "target": target,
+                "enrolled": share["value"],
+                "enrolled_se": share["se"],
+                "ppr": share["value"] / target,
+                "ppr_se": share["se"] / target,
+                "screen_failure": float(d.screen_failure[i]),
+            }
+        out["columns"][d.column] = levels
+    if plan.demographics:
+        names = [d.column for d in plan.demographics]
+        headline = "race_ethnicity" if "race_ethnicity" in names else names[0]
+        out["index_column"] = headline
+        for index in ("simpson", "shannon", "evenness"):
+            out[index] = mean(diversity[f"{index}:{headline}"])
+        representation = diversity.select(pl.mean_horizontal([f"representation:{c}" for c in names])).to_series()
+        out["representation_index"] = mean(representation)
+    out["standardized_differences"] = {c.column: mean(diversity[f"stddiff:{c.column}"]) for c in plan.covariates}
+    if plan.goals:
+        met = proportion(diversity["goals_met"])
+        per_goal: dict = {}
+        for g in plan.goals:
+            hit = proportion(diversity[f"goal:{g.column}={g.level}"])
+            per_goal.setdefault(g.column, {})[g.level] = {
+                "goal": g.share,
+                "probability_met": hit["value"],
+                "probability_met_se": hit["se"],
+            }
+        out["goals"] = {"probability_met": met["value"], "probability_met_se": met["se"], "per_goal": per_goal}
     return out
 
 

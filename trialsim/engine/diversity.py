@@ -1,0 +1,159 @@
+"""Who a trial enrols, against the population that has the disease.
+
+Per trial and demographic column, the enrolled share of each group is compared with
+its share of the target population (the cohort before eligibility):
+
+- participation-to-prevalence ratio, PPR = enrolled share / target share; a group is
+  under-represented below 0.8 and over-represented above 1.2 (FDA Snapshots convention);
+- Simpson's index 1 - sum p_i^2 and Shannon's index H = -sum p_i log p_i, with Pielou's
+  evenness J = H / log K over the K groups of the target;
+- representation index 1 - TVD, where TVD = sum |p_i - q_i| / 2 is the total variation
+  distance between the enrolled (p) and target (q) shares;
+- standardised differences (mean enrolled - mean target) / sd target of numeric covariates;
+- whether the trial meets the design's diversity goals (every goal's share reached).
+
+All functions take arrays over the trials of a block and return arrays over those trials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+# FDA Drug Trials Snapshots band for PPR.
+PPR_BAND = (0.8, 1.2)
+
+
+@dataclass(frozen=True)
+class Demographic:
+    """A categorical column: its levels, each eligible patient's level code, and the target shares."""
+
+    column: str
+    levels: tuple[str, ...]
+    codes: np.ndarray  # (P,) level index of each patient of the eligible pool
+    target: np.ndarray  # (L,) shares in the whole population (the disease population)
+    screen_failure: np.ndarray  # (L,) share of each group that eligibility excludes
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A numeric column of the eligible pool and its mean and sd in the whole population."""
+
+    column: str
+    values: np.ndarray  # (P,)
+    target_mean: float
+    target_sd: float
+
+
+@dataclass(frozen=True)
+class Goal:
+    column: str
+    level: str
+    share: float
+
+
+def demographic(population: pl.DataFrame, eligible: np.ndarray, column: str) -> Demographic:
+    """Describe one categorical column of a population against its eligible part.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"sex": ["F", "M", "F", "M"]})
+    >>> d = demographic(df, np.array([True, True, False, True]), "sex")
+    >>> d.levels, d.target.tolist(), d.codes.tolist(), d.screen_failure.tolist()
+    (('F', 'M'), [0.5, 0.5], [0, 1, 1], [0.5, 0.0])
+    """
+    values = population[column].cast(pl.String).fill_null("missing").to_numpy()
+    levels, codes = np.unique(values, return_inverse=True)
+    counts = np.bincount(codes, minlength=len(levels))
+    kept = np.bincount(codes[eligible], minlength=len(levels))
+    return Demographic(
+        column=column,
+        levels=tuple(str(v) for v in levels),
+        codes=codes[eligible].astype(np.int32),
+        target=counts / counts.sum(),
+        screen_failure=1 - kept / counts,
+    )
+
+
+def enrolled_shares(codes: np.ndarray, enrolled: np.ndarray, n_levels: int) -> np.ndarray:
+    """Share of each level among the enrolled patients of each trial: (trials, n) -> (trials, L).
+
+    Examples
+    --------
+    >>> enrolled_shares(np.array([[0, 1, 1, 0]]), np.array([[True, True, True, False]]), 2).tolist()
+    [[0.3333333333333333, 0.6666666666666666]]
+    """
+    trials = codes.shape[0]
+    flat = (np.arange(trials)[:, None] * n_levels + codes).ravel()
+    counts = np.bincount(flat, weights=enrolled.ravel(), minlength=trials * n_levels).reshape(trials, n_levels)
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+
+
+def simpson(shares: np.ndarray) -> np.ndarray:
+    """Simpson's diversity 1 - sum p^2 along the last axis."""
+    return 1 - np.sum(shares**2, axis=-1)
+
+
+def shannon(shares: np.ndarray) -> np.ndarray:
+    """Shannon's index -sum p log p along the last axis (0 log 0 = 0)."""
+    logs = np.log(shares, out=np.zeros_like(shares), where=shares > 0)
+    return -np.sum(shares * logs, axis=-1)
+
+
+def evenness(shares: np.ndarray, k: int) -> np.ndarray:
+    """Pielou's evenness H / log K (K groups in the target; 1 for K = 1)."""
+    return shannon(shares) / np.log(k) if k > 1 else np.ones(shares.shape[:-1])
+
+
+def representation_index(shares: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """1 - total variation distance between enrolled and target shares.
+
+    Examples
+    --------
+    >>> representation_index(np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([0.5, 0.5])).tolist()
+    [1.0, 0.5]
+    """
+    return 1 - 0.5 * np.abs(shares - target).sum(axis=-1)
+
+
+def standardized_difference(values: np.ndarray, enrolled: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """(mean among the enrolled - target mean) / target sd, per trial."""
+    n = enrolled.sum(axis=1)
+    enrolled_mean = np.divide((values * enrolled).sum(axis=1), n, out=np.full(len(n), np.nan), where=n > 0)
+    return (enrolled_mean - mean) / sd if sd > 0 else np.zeros(len(n))
+
+
+def per_trial(
+    demographics: tuple[Demographic, ...],
+    covariates: tuple[Covariate, ...],
+    goals: tuple[Goal, ...],
+    index: np.ndarray,
+    enrolled: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Every diversity figure of every trial, as named columns of length ``trials``.
+
+    ``index`` (trials, n) holds the pool rows of the patients, ``enrolled`` which of them count.
+    """
+    out: dict[str, np.ndarray] = {}
+    met = np.ones(index.shape[0], dtype=bool)
+    for d in demographics:
+        shares = enrolled_shares(d.codes[index], enrolled, len(d.levels))
+        for i, level in enumerate(d.levels):
+            out[f"share:{d.column}={level}"] = shares[:, i]
+        out[f"simpson:{d.column}"] = simpson(shares)
+        out[f"shannon:{d.column}"] = shannon(shares)
+        out[f"evenness:{d.column}"] = evenness(shares, len(d.levels))
+        out[f"representation:{d.column}"] = representation_index(shares, d.target)
+        for goal in goals:
+            if goal.column == d.column:
+                share = shares[:, d.levels.index(goal.level)] if goal.level in d.levels else np.zeros(len(met))
+                hit = share >= goal.share
+                out[f"goal:{d.column}={goal.level}"] = hit
+                met &= hit
+    for c in covariates:
+        out[f"stddiff:{c.column}"] = standardized_difference(c.values[index], enrolled, c.target_mean, c.target_sd)
+    out["goals_met"] = met
+    return out
