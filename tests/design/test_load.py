@@ -113,3 +113,16 @@ def test_column_checks_use_a_parquet_cohort(tmp_path):
     messages = [p.message for p in err.value.problems]
     assert any("unknown column 'ecog'" in m and "age, sex" in m for m in messages)
     assert any("has no column 'race_ethnicity'" in m for m in messages)
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", "'1'"])
+def test_version_must_be_the_integer_1(tmp_path, version):
+    path = tmp_path / "d.yaml"
+    path.write_text(PFS.read_text().replace("trialsim: 1 ", f"trialsim: {version} ", 1))
+    with pytest.raises(DesignError, match="unsupported design format version"):
+        load_design(path)
+
+
+def test_missing_endpoint_type_lists_the_types(tmp_path):
+    (problem,) = _broken(tmp_path, "    type: time_to_event\n", "")
+    assert "missing key 'type' (type: continuous | binary | time_to_event)" in problem.message

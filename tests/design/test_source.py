@@ -58,3 +58,16 @@ def test_unreadable_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00a")
     with pytest.raises(SourceError, match="not UTF-8"):
         read_yaml(binary)
+
+
+def test_alias_expansion_is_bounded():
+    # "Billion laughs": nine levels of ten aliases would expand to 10^9 values.
+    lines = ["a0: &a0 [" + ", ".join(["x"] * 10) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    with pytest.raises(SourceError, match="expands to more than 100000 values"):
+        parse_yaml("\n".join(lines) + "\n", "f.yaml")
+
+
+def test_tabs_get_a_hint():
+    with pytest.raises(SourceError, match="indent with spaces, not tabs"):
+        parse_yaml("a:\n\t- 1\n", "f.yaml")

@@ -19,7 +19,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trialsim.design.checks import Finding, check_design, suggest
-from trialsim.design.model import DesignSpec
+from trialsim.design.model import (
+    BinaryEndpoint,
+    ContinuousEndpoint,
+    DesignSpec,
+    Exponential,
+    PiecewiseExponential,
+    TimeToEventEndpoint,
+    Weibull,
+)
 from trialsim.design.source import PathKey, Problem, SourceError, SourceMap, read_yaml
 
 # Keys a scenario may not change: they name the design or say how to simulate it.
@@ -145,6 +153,18 @@ def _allowed_keys(path: PathKey, data: Any) -> list[str]:
     return list(best.model_fields)
 
 
+# The tags of the discriminated unions, for "missing key 'type'" messages (pydantic gives none there).
+_TAGS = {
+    "type": typing.get_args(ContinuousEndpoint.model_fields["type"].annotation)
+    + typing.get_args(BinaryEndpoint.model_fields["type"].annotation)
+    + typing.get_args(TimeToEventEndpoint.model_fields["type"].annotation),
+    "distribution": tuple(
+        typing.get_args(m.model_fields["distribution"].annotation)[0]
+        for m in (Exponential, Weibull, PiecewiseExponential)
+    ),
+}
+
+
 def _message(err: dict[str, Any], path: PathKey, data: Any) -> tuple[str, bool]:
     kind = err["type"]
     given = err.get("input")
@@ -160,9 +180,11 @@ def _message(err: dict[str, Any], path: PathKey, data: Any) -> tuple[str, bool]:
         tag = ctx.get("discriminator", "").strip("'")
         expected = ctx.get("expected_tags", "")
         if kind == "union_tag_not_found":
-            return f"missing key {tag!r} (one of {expected})", False
+            return f"missing key {tag!r} ({tag}: {' | '.join(_TAGS.get(tag, ()))})", False
         names = expected.replace("'", "").split(", ")
         return f"{tag} must be one of {expected}; got {ctx.get('tag')!r}{suggest(ctx.get('tag'), names)}", False
+    if kind == "too_short" and path == ("arms",):
+        return "a design needs at least two arms (a control and a treatment)", False
     message = err["msg"].removeprefix("Value error, ")
     if kind == "literal_error":
         expected = [e.strip(" '") for e in err.get("ctx", {}).get("expected", "").replace(" or ", ", ").split(",")]
@@ -240,7 +262,7 @@ def load_design(path: str | Path) -> Design:
         )
     if "trialsim" not in data:
         raise DesignError([Problem(name, 1, 1, "missing 'trialsim: 1' (the design format version) at the top")])
-    if data["trialsim"] != 1:
+    if type(data["trialsim"]) is not int or data["trialsim"] != 1:
         raise DesignError(
             [
                 source.problem(

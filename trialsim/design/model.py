@@ -202,9 +202,9 @@ class DoseResponse(Strict):
         missing = [p for p in allowed if getattr(self, p) is None]
         extra = [p for p in ("slope", "emax", "ed50", "hill") if p not in allowed and getattr(self, p) is not None]
         if missing:
-            raise ValueError(f"a {self.model} dose-response needs {', '.join(allowed)}; missing {', '.join(missing)}")
+            raise ValueError(f"the {self.model} dose-response needs {', '.join(allowed)}; missing {', '.join(missing)}")
         if extra:
-            raise ValueError(f"a {self.model} dose-response takes {', '.join(allowed)}; remove {', '.join(extra)}")
+            raise ValueError(f"the {self.model} dose-response takes {', '.join(allowed)}; remove {', '.join(extra)}")
         if self.ed50 is not None and self.ed50.amount <= 0:
             raise ValueError("ed50 must be a positive dose")
         return self

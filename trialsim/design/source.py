@@ -101,6 +101,13 @@ def _mark(node: yaml.Node) -> Position:
 
 # Deeper than any design needs, well short of Python's recursion limit.
 MAX_DEPTH = 64
+# Aliases can make a few hundred bytes expand to billions of values ("billion laughs").
+MAX_VALUES = 100_000
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: yaml.Node):
+        self.node = node
 
 
 class _Builder:
@@ -115,6 +122,8 @@ class _Builder:
         self.problems.append(Problem(self.source.file, pos.line, pos.col, message))
 
     def build(self, node: yaml.Node, path: PathKey) -> object:
+        if len(self.source.values) >= MAX_VALUES:
+            raise _TooLarge(node)
         self.source.values[path] = _mark(node)
         if len(path) > MAX_DEPTH:
             self.fail(node, f"nested more than {MAX_DEPTH} levels deep")
@@ -191,11 +200,17 @@ def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(x for x in (exc.context, exc.problem) if x)
+        if "'\\t'" in what:
+            what += " (indent with spaces, not tabs)"
         if "expected a single document" in what:
             what = "a file holds one design; found a second YAML document (a '---' line)"
         raise SourceError([Problem(file, line, col, f"malformed YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise SourceError([Problem(file, 1, 1, f"malformed YAML: {exc}")]) from None
+    except _TooLarge as exc:
+        pos = _mark(exc.node)
+        message = f"the file expands to more than {MAX_VALUES} values (through aliases?); a design is far smaller"
+        raise SourceError([Problem(file, pos.line, pos.col, message)]) from None
     except RecursionError:
         raise SourceError([Problem(file, 1, 1, "the YAML is nested too deeply to read")]) from None
     finally:
