@@ -126,3 +126,23 @@ def test_version_must_be_the_integer_1(tmp_path, version):
 def test_missing_endpoint_type_lists_the_types(tmp_path):
     (problem,) = _broken(tmp_path, "    type: time_to_event\n", "")
     assert "missing key 'type' (type: continuous | binary | time_to_event)" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("sites", "message"),
+    [
+        ("[{name: a, rate: 10, reach: {race: {Black: 2}}}]", "has no column 'race' (columns: age, age_group"),
+        ("[{name: a, rate: 10}, {name: a, rate: 5}]", "site 'a' is listed twice"),
+        ("[{name: a, rate: 10, start: 2 months}]", "at least one site must open at 0 months"),
+    ],
+)
+def test_site_mistakes(tmp_path, sites, message):
+    problems = _broken(tmp_path, "accrual: {duration: 24 months}", f"sites: {sites}")
+    assert any(message in p.message for p in problems), problems
+
+
+def test_accrual_or_sites_not_both(tmp_path):
+    problems = _broken(
+        tmp_path, "accrual: {duration: 24 months}", "accrual: {duration: 24 months}\n  sites: [{name: a, rate: 9}]"
+    )
+    assert any("give exactly one of accrual, sites" in p.message for p in problems)

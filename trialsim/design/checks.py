@@ -118,7 +118,14 @@ def _increasing(starts: list[float], path: PathKey, what: str) -> Iterator[Findi
 
 def _enrollment(spec: DesignSpec) -> Iterator[Finding]:
     e = spec.enrollment
-    if e.accrual.piecewise:
+    if e.sites:
+        names = [site.name for site in e.sites]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                yield Finding(("enrollment", "sites", i, "name"), f"site {name!r} is listed twice")
+        if min(site.start for site in e.sites) != 0:
+            yield Finding(("enrollment", "sites"), "at least one site must open at 0 months")
+    if e.accrual is not None and e.accrual.piecewise:
         yield from _increasing(
             [p.start for p in e.accrual.piecewise], ("enrollment", "accrual", "piecewise"), "accrual piece"
         )
@@ -309,6 +316,9 @@ def _columns(spec: DesignSpec, columns: dict[str, str] | None) -> Iterator[Findi
 
     for i, text in enumerate(spec.population.eligibility):
         yield from expression(("population", "eligibility", i), text)
+    for i, site in enumerate(spec.enrollment.sites or []):
+        for name in site.reach:
+            yield from column(("enrollment", "sites", i, "reach", name), name, key=True, categorical=True)
     for name in spec.population.diversity_goals:
         yield from column(("population", "diversity_goals", name), name, key=True, categorical=True)
         total = sum(spec.population.diversity_goals[name].values())

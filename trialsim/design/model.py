@@ -125,9 +125,25 @@ def _dropout_kind(value: Any) -> str:
     return "common" if isinstance(value, dict) and ("rate" in value or "per" in value) else "by_arm"
 
 
+class Site(Strict):
+    """A recruitment channel: its rate, when it opens, and whom it reaches more or less than the population.
+
+    ``reach`` gives, per demographic column and group, how much more likely (2.0) or less likely (0.5) a
+    patient of that group is to be recruited here than their share of the eligible population implies.
+    """
+
+    name: Name
+    rate: Rate = Field(gt=0, description="Patients per month once open.")
+    start: Duration = Field(0.0, description="When the site opens, from the first patient in.")
+    reach: dict[Name, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+
+
 class Enrollment(Strict):
     sample_size: int = Field(gt=0, description="Patients randomised in all arms together.")
-    accrual: Accrual
+    accrual: Accrual | None = None
+    sites: list[Site] | None = Field(
+        None, min_length=1, description="Recruitment channels with their own rates and reach (instead of accrual)."
+    )
     dropout: (
         Annotated[
             Annotated[Dropout, Tag("common")] | Annotated[dict[Name, Dropout], Tag("by_arm")],
@@ -140,6 +156,11 @@ class Enrollment(Strict):
         gt=0,
         description="Minimum follow-up after the last patient enters (designs with no looks).",
     )
+
+    @model_validator(mode="after")
+    def _accrual_or_sites(self) -> Enrollment:
+        _exactly_one(self, ("accrual", "sites"), "enrollment")
+        return self
 
 
 # -- randomization ----------------------------------------------------------------------------

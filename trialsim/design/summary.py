@@ -72,7 +72,9 @@ def describe(design: Design) -> str:
     s = design.spec
     e = s.enrollment
     acc = e.accrual
-    if acc.duration:
+    if e.sites:
+        accrual = "sites " + ", ".join(f"{t.name} {t.rate:.3g}/month from month {t.start:.3g}" for t in e.sites)
+    elif acc.duration:
         accrual = f"uniform over {acc.duration:.3g} months"
     elif acc.rate:
         accrual = f"{acc.rate:.3g}/month" + (f" after a {acc.ramp_up:.3g}-month ramp-up" if acc.ramp_up else "")

@@ -40,6 +40,7 @@ class Patients:
     arm: np.ndarray
     dropout: np.ndarray  # months from entry
     outcome: np.ndarray  # event time from entry (time-to-event) or the outcome value
+    site: np.ndarray | None = None  # recruitment site of each patient, when the design has sites
 
     @property
     def trials(self) -> int:
@@ -49,8 +50,13 @@ class Patients:
 def draw_patients(plan: Plan, trials: int, rng: np.random.Generator) -> Patients:
     """Enrol, randomise and follow ``trials`` trials' patients (the order of draws is part of the seed contract)."""
     n = plan.sample_size
-    index = rng.integers(0, plan.pool_size, size=(trials, n))
-    entry = entry_times(plan.accrual, n, trials, rng)
+    site = None
+    if plan.sites:
+        entry = entry_times(plan.accrual, n, trials, rng)
+        site, index = _recruit(plan, entry, rng)
+    else:
+        index = rng.integers(0, plan.pool_size, size=(trials, n))
+        entry = entry_times(plan.accrual, n, trials, rng)
     strata = plan.strata[index] if plan.strata is not None else None
     arm = randomize(plan.ratio, n, trials, rng, method=plan.randomization, block_size=plan.block_size, strata=strata)
     dropout = dropout_times(plan.dropout_hazard, arm, rng)
@@ -62,7 +68,21 @@ def draw_patients(plan: Plan, trials: int, rng: np.random.Generator) -> Patients
         outcome = continuous_outcomes(plan.mean, plan.sd, prognostic + effect, rng)
     else:
         outcome = binary_outcomes(plan.rate, prognostic + effect, rng).astype(float)
-    return Patients(index, entry, arm, dropout, outcome)
+    return Patients(index, entry, arm, dropout, outcome, site)
+
+
+def _recruit(plan: Plan, entry: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Which open site recruits each patient (in proportion to the sites' rates) and whom it recruits."""
+    starts = np.array([s.start for s in plan.sites])
+    rates = np.array([s.rate for s in plan.sites])
+    cumulative = np.cumsum(np.where(entry[..., None] >= starts, rates, 0.0), axis=-1)
+    u = rng.random(entry.shape) * cumulative[..., -1]
+    site = (u[..., None] >= cumulative).sum(axis=-1)
+    index = np.empty(entry.shape, dtype=np.int64)
+    for s, plan_site in enumerate(plan.sites):
+        here = site == s
+        index[here] = np.searchsorted(plan_site.cdf, rng.random(int(here.sum())), side="right")
+    return site, np.minimum(index, plan.pool_size - 1)
 
 
 def event_calendar_times(plan: Plan, p: Patients) -> np.ndarray:
@@ -257,6 +277,10 @@ def _diversity(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray) 
     """Who each trial enrolled by its last look, against the target population."""
     enrolled = p.entry <= cut[:, None]
     figures = per_trial(plan.demographics, plan.covariates, plan.goals, p.index, enrolled)
+    if p.site is not None:
+        n = np.maximum(enrolled.sum(axis=1), 1)
+        for s, plan_site in enumerate(plan.sites):
+            figures[f"site:{plan_site.name}"] = ((p.site == s) & enrolled).sum(axis=1) / n
     return pl.DataFrame(
         {"scenario": [plan.scenario] * len(trial_ids), "trial": trial_ids, "enrolled": enrolled.sum(axis=1), **figures}
     )

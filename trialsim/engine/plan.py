@@ -60,6 +60,16 @@ class SubgroupMask:
 
 
 @dataclass(frozen=True)
+class SitePlan:
+    """A recruitment channel: when it opens, its rate, and the cumulative draw weights over the eligible pool."""
+
+    name: str
+    start: float
+    rate: float
+    cdf: np.ndarray  # (P,) cumulative, normalised to 1
+
+
+@dataclass(frozen=True)
 class Plan:
     """One scenario of a design, ready for :func:`trialsim.engine.block.simulate_block`."""
 
@@ -92,6 +102,7 @@ class Plan:
     subgroups: tuple[SubgroupMask, ...] = ()
     screening: dict = field(default_factory=dict)
     # Diversity: demographic columns and numeric covariates against the whole population, and the goals.
+    sites: tuple[SitePlan, ...] = ()
     demographics: tuple[Demographic, ...] = ()
     covariates: tuple[Covariate, ...] = ()
     goals: tuple[Goal, ...] = ()
@@ -217,6 +228,12 @@ def _baseline(endpoint) -> Baseline:
 
 def _accrual(spec: DesignSpec) -> Accrual:
     a = spec.enrollment.accrual
+    if a is None:
+        # Sites: the total rate steps up as each site opens.
+        sites = spec.enrollment.sites
+        starts = np.unique([site.start for site in sites])
+        rates = np.array([sum(site.rate for site in sites if site.start <= t) for t in starts])
+        return Accrual.piecewise(starts, rates)
     if a.duration is not None:
         return Accrual.uniform(a.duration)
     if a.rate is not None:
@@ -234,6 +251,22 @@ def _subgroups(spec: DesignSpec, pool: pl.DataFrame) -> tuple[SubgroupMask, ...]
         else:
             values = pool[item].cast(pl.String).to_numpy()
             out.extend(SubgroupMask(item, str(level), values == level) for level in np.unique(values))
+    return tuple(out)
+
+
+def _sites(spec: DesignSpec, pool: pl.DataFrame) -> tuple[SitePlan, ...]:
+    """Each site draws a pool patient with probability proportional to the product of its reach of their groups."""
+    out = []
+    for site in spec.enrollment.sites or []:
+        weights = np.ones(pool.height)
+        for column, reach in site.reach.items():
+            values = pool[column].cast(pl.String).to_numpy()
+            for level, factor in reach.items():
+                weights[values == level] *= factor
+        if weights.sum() <= 0:
+            raise PlanError(("enrollment", "sites"), f"site {site.name!r} reaches no eligible patient")
+        cdf = np.cumsum(weights)
+        out.append(SitePlan(site.name, site.start, site.rate, cdf / cdf[-1]))
     return tuple(out)
 
 
@@ -389,6 +422,7 @@ def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFram
         adjust=_adjust(test.adjust, pool),
         subgroups=_subgroups(spec, pool),
         screening=screening,
+        sites=_sites(spec, pool),
         demographics=demographics,
         covariates=covariates,
         goals=goals,

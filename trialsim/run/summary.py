@@ -143,6 +143,8 @@ def summarise_diversity(plan: Plan, diversity: pl.DataFrame) -> dict:
         representation = diversity.select(pl.mean_horizontal([f"representation:{c}" for c in names])).to_series()
         out["representation_index"] = mean(representation)
     out["standardized_differences"] = {c.column: mean(diversity[f"stddiff:{c.column}"]) for c in plan.covariates}
+    if plan.sites:
+        out["sites"] = {s.name: mean(diversity[f"site:{s.name}"]) for s in plan.sites}
     if plan.goals:
         met = proportion(diversity["goals_met"])
         per_goal: dict = {}
