@@ -115,6 +115,7 @@ class Plan:
     information: np.ndarray | None = None  # planned information fractions (K,)
     efficacy: dict[float, np.ndarray] = field(default_factory=dict)  # alpha fraction -> (K,) bounds
     futility: np.ndarray | None = None  # (K,)
+    notes: tuple[str, ...] = ()  # what the design asks for that this simulation leaves out
 
     @property
     def n_looks(self) -> int:
@@ -430,6 +431,11 @@ def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFram
         alpha=test.alpha / test.sided,
         multiplicity=spec.analysis.multiplicity,
         looks=_looks(spec),
+        notes=(
+            ("secondary analyses (analysis.secondary) are validated but not simulated yet",)
+            if spec.analysis.secondary
+            else ()
+        ),
     )
     pairs = spec.comparisons(test)
     comparisons = tuple(

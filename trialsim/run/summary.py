@@ -75,6 +75,7 @@ def summarise(plan: Plan, looks: pl.DataFrame, subgroups: pl.DataFrame, diversit
         "efficacy_bounds": {f"{f:g}": [float(c) for c in b] for f, b in plan.efficacy.items()},
         "futility_bounds": None if plan.futility is None else [float(c) for c in plan.futility],
         "screening": plan.screening,
+        "notes": list(plan.notes),
     }
     out["reject_per_look_se"] = [math.sqrt(p * (1 - p) / n_trials) for p in out["reject_per_look"]]
     out["futility_per_look_se"] = [math.sqrt(p * (1 - p) / n_trials) for p in out["futility_per_look"]]
@@ -174,7 +175,7 @@ def format_table(summary: dict) -> str:
             f"{name:<14}{power:>16}{s['expected_sample_size']:>10.1f}{events:>11}"
             f"{s['expected_duration']:>11.1f}{s['early_stop']:>12.3f}  {per_look}"
         )
-    lines.append(
-        f"({next(iter(summary['scenarios'].values()))['trials']} trials per scenario; ± is one Monte Carlo SE)"
-    )
+    first = next(iter(summary["scenarios"].values()))
+    lines.append(f"({first['trials']} trials per scenario; ± is one Monte Carlo SE)")
+    lines.extend(f"note: {note}" for note in first.get("notes", []))
     return "\n".join(lines)
