@@ -8,17 +8,17 @@ bad file.
 from __future__ import annotations
 
 import copy
-import difflib
-import re
-import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from trialsim.design.checks import Finding, check_design, suggest
+from trialsim.design.checks import Finding, check_design
+from trialsim.design.errors import format_path, pydantic_problems
+from trialsim.design.grid import GridPoint
+from trialsim.design.grid import expand as expand_grid
 from trialsim.design.model import (
     BinaryEndpoint,
     ContinuousEndpoint,
@@ -28,10 +28,10 @@ from trialsim.design.model import (
     TimeToEventEndpoint,
     Weibull,
 )
-from trialsim.design.source import PathKey, Problem, SourceError, SourceMap, read_yaml
+from trialsim.design.source import Problem, SourceError, SourceMap, read_yaml
 
 # Keys a scenario may not change: they name the design or say how to simulate it.
-FIXED_KEYS = ("trialsim", "name", "scenarios", "simulation")
+FIXED_KEYS = ("trialsim", "name", "scenarios", "simulation", "grid")
 DEFAULT_SCENARIO = "default"
 
 
@@ -54,23 +54,11 @@ class Design:
     spec: DesignSpec
     scenarios: dict[str, DesignSpec]
     source: SourceMap
+    grid: dict[str, GridPoint] = field(default_factory=dict)  # the grid's scenarios, by name
 
     @property
     def name(self) -> str:
         return self.spec.name
-
-
-def format_path(path: PathKey) -> str:
-    """``("analysis", "looks", 1, "events")`` -> ``analysis.looks[1].events``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not re.fullmatch(r"[A-Za-z0-9_-]+", part):
-            out += f"[{part!r}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -88,71 +76,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 # -- pydantic errors -> positions ----------------------------------------------------------------
 
-
-def _data_path(loc: tuple[Any, ...], data: Any) -> PathKey:
-    """Keep the parts of a pydantic ``loc`` that address the data (drop union tags, validator names)."""
-    path: list[str | int] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            path.append(part)
-        elif not isinstance(node, dict | list):
-            break
-    return tuple(path)
-
-
-def _models(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models an annotation may hold directly (through Annotated, Optional, unions)."""
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    if origin is typing.Annotated:
-        return _models(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [m for arg in typing.get_args(annotation) for m in _models(arg)]
-    return []
-
-
-def _containers(annotation: Any) -> list[Any]:
-    """Item annotations of the lists and dicts an annotation may hold."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _containers(args[0])
-    if origin in (typing.Union, types.UnionType):
-        return [c for arg in args for c in _containers(arg)]
-    if origin is list:
-        return [args[0]]
-    if origin is dict:
-        return [args[1]]
-    return []
-
-
-def _allowed_keys(path: PathKey, data: Any) -> list[str]:
-    """Field names of the model that validates the mapping at ``path`` (best match by its keys)."""
-    candidates: list[Any] = [DesignSpec]
-    node = data
-    for part in path:
-        node = node[part]
-        nxt: list[Any] = []
-        for ann in candidates:
-            for model in _models(ann):
-                if isinstance(part, str) and part in model.model_fields:
-                    nxt.append(model.model_fields[part].annotation)
-            nxt.extend(_containers(ann))
-        candidates = nxt
-    models = [m for ann in candidates for m in _models(ann)]
-    if not models:
-        return []
-    keys = set(node) if isinstance(node, dict) else set()
-    best = max(models, key=lambda m: len(keys & set(m.model_fields)))
-    return list(best.model_fields)
-
-
 # The tags of the discriminated unions, for "missing key 'type'" messages (pydantic gives none there).
 _TAGS = {
     "type": typing.get_args(ContinuousEndpoint.model_fields["type"].annotation)
@@ -163,62 +86,11 @@ _TAGS = {
         for m in (Exponential, Weibull, PiecewiseExponential)
     ),
 }
-
-
-def _message(err: dict[str, Any], path: PathKey, data: Any) -> tuple[str, bool]:
-    kind = err["type"]
-    given = err.get("input")
-    if kind == "missing":
-        return f"missing required key {err['loc'][-1]!r}", False
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1], data)
-        hint = suggest(path[-1], allowed)
-        listing = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        return f"unknown key {path[-1]!r}{hint}{listing}", True
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        ctx = err.get("ctx", {})
-        tag = ctx.get("discriminator", "").strip("'")
-        expected = ctx.get("expected_tags", "")
-        if kind == "union_tag_not_found":
-            return f"missing key {tag!r} ({tag}: {' | '.join(_TAGS.get(tag, ()))})", False
-        names = expected.replace("'", "").split(", ")
-        return f"{tag} must be one of {expected}; got {ctx.get('tag')!r}{suggest(ctx.get('tag'), names)}", False
-    if kind == "too_short" and path == ("arms",):
-        return "a design needs at least two arms (a control and a treatment)", False
-    message = err["msg"].removeprefix("Value error, ")
-    if kind == "literal_error":
-        expected = [e.strip(" '") for e in err.get("ctx", {}).get("expected", "").replace(" or ", ", ").split(",")]
-        message = f"{message}; got {given!r}{suggest(given, expected)}"
-    elif kind not in ("value_error", "model_type", "dict_type", "list_type") and not isinstance(given, dict | list):
-        message = f"{message}; got {given!r}"
-    elif kind in ("model_type", "dict_type", "list_type"):
-        message = f"{message}; got {type(given).__name__} {given!r}"
-    return message, False
+_SPECIAL = {("too_short", ("arms",)): "a design needs at least two arms (a control and a treatment)"}
 
 
 def _problems(exc: ValidationError, data: Any, source: SourceMap, prefix: str) -> list[Problem]:
-    errors = exc.errors()
-    paths = [_data_path(err["loc"], data) for err in errors]
-    # A misspelt key also makes its field missing; the "did you mean" line says both at once.
-    misspelt = {
-        (path[:-1], match)
-        for err, path in zip(errors, paths, strict=True)
-        if err["type"] == "extra_forbidden"
-        for match in difflib.get_close_matches(str(path[-1]), _allowed_keys(path[:-1], data), n=1, cutoff=0.6)
-    }
-    problems: list[Problem] = []
-    for err, path in zip(errors, paths, strict=True):
-        if err["type"] == "missing" and (path, err["loc"][-1]) in misspelt:
-            continue
-        if err["type"] == "union_tag_invalid":
-            # Point at the offending tag (``type: survival``), not at the mapping that holds it.
-            path = _data_path((*path, err["ctx"]["discriminator"].strip("'")), data)
-        message, at_key = _message(err, path, data)
-        where = format_path(path + ((err["loc"][-1],) if err["type"] == "missing" else ()))
-        problem = source.problem(path, f"{prefix}{where or 'design'}: {message}", key=at_key)
-        if problem not in problems:
-            problems.append(problem)
-    return problems
+    return pydantic_problems(exc, data, source, root=DesignSpec, prefix=prefix, tags=_TAGS, special=_SPECIAL)
 
 
 def _finding_problems(findings: list[Finding], source: SourceMap, prefix: str) -> list[Problem]:
@@ -274,6 +146,7 @@ def load_design(path: str | Path) -> Design:
     base = path.resolve().parent
     spec, problems = _validate(data, source, base)
     scenarios: dict[str, DesignSpec] = {}
+    merged_data: dict[str, tuple[tuple, dict]] = {}  # what a grid patches, by scenario
     raw = data.get("scenarios")
     if isinstance(raw, dict):
         for sname, patch in raw.items():
@@ -305,10 +178,21 @@ def load_design(path: str | Path) -> Design:
             problems.extend(p for p in scenario_problems if (p.line, p.col, p.message.split(": ", 1)[1]) not in said)
             if scenario_spec is not None:
                 scenarios[sname] = scenario_spec
+                merged_data[sname] = (where, merged)
+    grid: dict[str, GridPoint] = {}
+    if spec is not None and spec.grid and not problems:
+        # The grid's points replace the scenarios they patch (the design itself when it has none).
+        bases = merged_data or {DEFAULT_SCENARIO: ((), {k: v for k, v in data.items() if k != "scenarios"})}
+        said = {(p.line, p.col, p.message.split(": ", 1)[-1]) for p in problems}
+        scenarios, grid, grid_problems = expand_grid(
+            spec.grid, data, source, bases, lambda d, s, prefix: _validate(d, s, base, prefix), said
+        )
+        problems.extend(grid_problems)
     if problems:
         raise DesignError(problems)
     assert spec is not None
-    return Design(path=path, spec=spec, scenarios=scenarios or {DEFAULT_SCENARIO: spec}, source=source)
+    scenarios = scenarios or {DEFAULT_SCENARIO: spec}
+    return Design(path=path, spec=spec, scenarios=scenarios, source=source, grid=grid)
 
 
 def validate_files(paths: list[str | Path]) -> list[Problem]:

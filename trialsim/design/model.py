@@ -459,6 +459,12 @@ class DesignSpec(Strict):
         description="Named changes to the design (JSON merge patches), e.g. "
         "{null: {endpoints: {pfs: {effect: {hazard_ratio: 1}}}}}.",
     )
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Scenario grid: dotted design paths and the values each takes; every combination, applied "
+        "to each scenario, becomes a scenario, e.g. {enrollment.sample_size: [300, 450, 600], "
+        "endpoints.pfs.effect.hazard_ratio: [1.0, 0.75]}.",
+    )
     simulation: Simulation = Field(default_factory=Simulation)
 
     @property

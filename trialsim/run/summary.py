@@ -162,8 +162,10 @@ def summarise_diversity(plan: Plan, diversity: pl.DataFrame) -> dict:
 
 def format_table(summary: dict) -> str:
     """The operating characteristics of every scenario as a plain-text table."""
+    # Grid scenarios have long names ("expected[sample_size=300,hazard_ratio=0.75]").
+    w = max([14, *(len(name) + 2 for name in summary["scenarios"])])
     header = (
-        f"{'scenario':<14}{'power':>16}{'E[N]':>10}{'E[events]':>11}{'E[months]':>11}{'early stop':>12}"
+        f"{'scenario':<{w}}{'power':>16}{'E[N]':>10}{'E[events]':>11}{'E[months]':>11}{'early stop':>12}"
         "  reject per look"
     )
     lines = [f"{summary['design']}  ({summary['design_file']}, seed {summary['seed']})", header]
@@ -172,7 +174,7 @@ def format_table(summary: dict) -> str:
         events = f"{s['expected_events']:.1f}" if "expected_events" in s else "-"
         per_look = " ".join(f"{p:.3f}" for p in s["reject_per_look"])
         lines.append(
-            f"{name:<14}{power:>16}{s['expected_sample_size']:>10.1f}{events:>11}"
+            f"{name:<{w}}{power:>16}{s['expected_sample_size']:>10.1f}{events:>11}"
             f"{s['expected_duration']:>11.1f}{s['early_stop']:>12.3f}  {per_look}"
         )
     first = next(iter(summary["scenarios"].values()))

@@ -1,0 +1,306 @@
+"""Computing seed blocks, in this process or on a Dask cluster, each stored as soon as it is done.
+
+On Dask, the scenarios' compiled plans (which hold the eligible population as arrays, shared
+between plans where equal) are scattered to every worker once; a task is a few consecutive seed
+blocks. A worker that shares the client's file system (a local cluster, an HPC cluster's shared
+storage) writes the blocks into the run directory itself; any other sends back their tables as
+parquet bytes, which the client writes (so workers need no shared storage). At most a few tasks
+per worker thread are in flight, so neither the workers nor the client ever hold more than a few
+blocks, however many trials the run has.
+
+Workers can die (out of memory, a lost machine, a Ctrl-C in their terminal): Dask reruns their
+tasks elsewhere, and if the plans' every copy was lost with them they are scattered again and the
+blocks that needed them resubmitted. A block that kills its worker again and again, or that raises,
+ends the run with the error; the blocks already stored are kept for the next run.
+"""
+
+from __future__ import annotations
+
+import copy
+import ctypes
+import ctypes.util
+import dataclasses
+import hashlib
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from trialsim.engine.block import BlockResult, simulate_block
+from trialsim.engine.plan import Plan
+from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng
+from trialsim.run.store import TABLES, BlockDrop, RunStore, parquet_bytes, write_block
+
+# How many times a block is resubmitted after its task was cancelled (lost plan, restarted scheduler).
+MAX_RESUBMITS = 5
+# Tasks in flight per worker thread: enough to keep every thread busy between round trips.
+TASKS_PER_THREAD = 2
+# Seed blocks per task (fewer when there are too few blocks to keep every worker busy).
+BLOCKS_PER_TASK = 8
+# How long to wait for a worker when the cluster has none.
+WORKER_WAIT = 60.0
+
+
+# glibc's mallopt parameters: a block's arrays (about 1 MB each) are allocated and freed by the
+# hundred. Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins the mmap
+# threshold at 128 kB, so each such array is a fresh mmap whose pages the kernel zeroes: blocks
+# run 2-4 times slower. Workers are set back to heap allocation, returning memory past 128 MB.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_TUNED = False
+
+
+def _tune_malloc() -> None:
+    """Once per worker process: let glibc reuse freed block arrays instead of mapping new pages."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 128 << 20)
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to tune
+        pass
+
+
+def share_arrays(objects: dict[str, Any]) -> dict[str, Any]:
+    """``objects`` with equal numpy arrays inside them made one array, so that they pickle (and ship) once.
+
+    The plans of a run's scenarios mostly hold the same population arrays (a grid's points all do);
+    scattered together, each distinct array goes to each worker once. Dataclasses, tuples, lists and
+    dicts are searched; the objects given are not changed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shared = share_arrays({"a": (np.arange(3),), "b": (np.arange(3),)})
+    >>> shared["a"][0] is shared["b"][0]
+    True
+    """
+    seen: dict[tuple, np.ndarray] = {}
+
+    def canon(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                return value
+            digest = hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16).digest()
+            return seen.setdefault((value.dtype.str, value.shape, digest), value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changed = {}
+            for f in dataclasses.fields(value):
+                old = getattr(value, f.name)
+                new = canon(old)
+                if new is not old:
+                    changed[f.name] = new
+            if not changed:
+                return value
+            out = copy.copy(value)
+            for name, new in changed.items():  # frozen dataclasses: set as their __init__ does
+                object.__setattr__(out, name, new)
+            return out
+        if isinstance(value, tuple) and not hasattr(value, "_fields"):
+            items = tuple(canon(v) for v in value)
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        if isinstance(value, list):
+            return [canon(v) for v in value]
+        if isinstance(value, dict):
+            return {k: canon(v) for k, v in value.items()}
+        return value
+
+    return {name: canon(obj) for name, obj in objects.items()}
+
+
+class BlockError(RuntimeError):
+    """A seed block could not be computed."""
+
+
+def run_block(plan: Plan, seed: int, block: Block) -> BlockResult:
+    """One seed block. A short last block is simulated whole and cut, so trial i never depends on the total."""
+    result = simulate_block(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block))
+    keep = pl.col("trial") < block.first_trial + block.trials
+    return BlockResult(
+        *(frame.filter(keep) if frame.height else frame for frame in (result.looks, result.subgroups, result.diversity))
+    )
+
+
+def block_tables(plan: Plan, seed: int, block: Block) -> dict[str, bytes]:
+    """One seed block's tables as parquet bytes, by table name."""
+    result = run_block(plan, seed, block)
+    return {stem: parquet_bytes(getattr(result, name)) for name, stem in TABLES.items()}
+
+
+def block_task(
+    plans: dict[str, Plan], seed: int, blocks: tuple[Block, ...], drop: BlockDrop | None = None
+) -> list[dict[str, bytes] | None]:
+    """:func:`block_tables` of a few blocks of one scenario, as a Dask task in a worker process tuned for it.
+
+    A worker that can see the run directory (``drop``) writes the blocks there itself and returns
+    ``None`` for each; any other sends the tables' bytes back.
+    """
+    _tune_malloc()
+    plan = plans[blocks[0].scenario]
+    out: list[dict[str, bytes] | None] = []
+    for block in blocks:
+        files = block_tables(plan, seed, block)
+        if drop is not None and drop.reachable():
+            write_block(Path(drop.root), block, files)
+            files = None
+        out.append(files)
+    return out
+
+
+def batches(blocks: list[Block], size: int) -> list[tuple[Block, ...]]:
+    """Consecutive blocks of one scenario, ``size`` at a time: one task each.
+
+    Examples
+    --------
+    >>> from trialsim.run.seeds import blocks as seed_blocks
+    >>> [len(b) for b in batches(seed_blocks("a", 1000) + seed_blocks("b", 500), 3)]
+    [3, 1, 2]
+    """
+    out: list[tuple[Block, ...]] = []
+    current: list[Block] = []
+    for block in blocks:
+        if current and (len(current) == size or current[-1].scenario != block.scenario):
+            out.append(tuple(current))
+            current = []
+        current.append(block)
+    if current:
+        out.append(tuple(current))
+    return out
+
+
+def run_blocks(
+    blocks: list[Block],
+    plans: dict[str, Plan],
+    seed: int,
+    store: RunStore,
+    *,
+    client=None,
+    done: Callable[[Block], None] = lambda block: None,
+) -> None:
+    """Compute ``blocks`` and store each one as it finishes, calling ``done(block)`` after it is stored.
+
+    Without ``client`` they run one after another in this process; with one, on its cluster.
+    """
+    if client is None:  # in the caller's process, whose allocator is left alone
+        for block in blocks:
+            store.write_block(block, block_tables(plans[block.scenario], seed, block))
+            done(block)
+        return
+    _DaskBlocks(client, plans, seed, store, done).run(blocks)
+
+
+class _DaskBlocks:
+    def __init__(self, client, plans: dict[str, Plan], seed: int, store: RunStore, done: Callable[[Block], None]):
+        self.client = client
+        self.plans = plans
+        self.seed = seed
+        self.store = store
+        self.done = done
+        self.shared = None  # the future of the scattered plans, all scenarios together
+        self.resubmits: dict[tuple[Block, ...], int] = {}
+
+    def _threads(self) -> int:
+        return sum(self.client.nthreads().values())
+
+    def _wait_for_workers(self) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_WAIT)
+        except TimeoutError:
+            raise BlockError(
+                f"the Dask cluster at {self.client.scheduler.address} has had no worker for {WORKER_WAIT:g} s; "
+                "start some (dask worker ADDRESS) and run again: finished blocks are kept"
+            ) from None
+
+    def _plans(self):
+        """The scattered plans, scattered (again) when no worker holds them any more."""
+        if self.shared is None or self.shared.status != "finished":
+            self._wait_for_workers()
+            [self.shared] = self.client.scatter([share_arrays(self.plans)], broadcast=True, hash=False)
+        return self.shared
+
+    def run(self, blocks: list[Block]) -> None:
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError
+
+        self._wait_for_workers()
+        drop = self.store.probe()
+        threads = self._threads()
+        # A task holds a few blocks: the scheduler's and the client's work per task is then shared by
+        # several blocks, and with it the client's share of the CPU the workers need.
+        size = max(1, min(BLOCKS_PER_TASK, len(blocks) // (4 * threads)))
+        queue = deque(batches(blocks, size))
+        running: dict = {}
+        pending = as_completed()
+        window = max(2, TASKS_PER_THREAD * threads)
+        checked = time.monotonic()
+
+        def submit() -> None:
+            while queue and len(running) < window:
+                batch = queue.popleft()
+                future = self.client.submit(block_task, self._plans(), self.seed, batch, drop, pure=False)
+                running[future] = batch
+                pending.add(future)
+
+        try:
+            submit()
+            for future in pending:
+                batch = running.pop(future)
+                results = None
+                if future.status == "finished":
+                    try:
+                        results = future.result()
+                    except FutureCancelledError:  # lost between finishing and being fetched
+                        results = None
+                elif future.status == "error":
+                    self._raise(batch, future.exception())
+                future.release()
+                if results is None:
+                    self._resubmit(batch, queue)
+                else:
+                    for block, files in zip(batch, results, strict=True):
+                        if files is not None:  # else the worker wrote them
+                            self.store.write_block(block, files)
+                        self.done(block)
+                if time.monotonic() - checked > 2.0:  # the cluster may have grown or shrunk
+                    window = max(2, TASKS_PER_THREAD * self._threads())
+                    checked = time.monotonic()
+                submit()
+        finally:
+            for future in running:
+                future.cancel()
+            if self.shared is not None:
+                self.shared.release()
+
+    def _resubmit(self, batch: tuple[Block, ...], queue: deque) -> None:
+        count = self.resubmits.get(batch, 0) + 1
+        if count > MAX_RESUBMITS:
+            first = batch[0]
+            raise BlockError(
+                f"block {first.index} of scenario {first.scenario!r} was cancelled {MAX_RESUBMITS} times "
+                "(workers lost, or the scheduler restarted); finished blocks are kept, run again to continue"
+            )
+        self.resubmits[batch] = count
+        queue.appendleft(batch)
+
+    def _raise(self, batch: tuple[Block, ...], exc: BaseException) -> None:
+        from distributed import KilledWorker
+
+        first, last = batch[0], batch[-1]
+        where = (
+            f"blocks {first.index}-{last.index} (trials {first.first_trial}..{last.first_trial + last.trials - 1}) "
+            f"of scenario {first.scenario!r}"
+        )
+        if isinstance(exc, KilledWorker):
+            raise BlockError(
+                f"{where} was running on workers that died each time it was tried ({exc}); a worker may be "
+                "running out of memory (see --workers and the workers' memory limit). Finished blocks are "
+                "kept: run again to continue"
+            ) from None
+        raise exc
