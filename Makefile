@@ -37,5 +37,39 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -qq -e '.[test]'
 	touch $@
 
+# The dashboard over result directories (default: those `make demo` wrote), on 127.0.0.1:
+#   make dashboard [DASHBOARD_RESULTS="results/a results/b"] [DASHBOARD_PORT=8501]
+.PHONY: dashboard
+DASHBOARD_RESULTS ?= $(wildcard results/*/)
+DASHBOARD_HOST ?= 127.0.0.1
+DASHBOARD_PORT ?= 8501
+dashboard: $(STAMP)
+	$(PY) -m trialsim.dashboard --host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT) $(DASHBOARD_RESULTS)
+
+# Headless Chromium and its driver for the dashboard's browser test (tests/dashboards/test_browser.py).
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+test: $(CHROMEDRIVER)
+$(CHROMEDRIVER):
+	@if command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "no apt-get: install Chromium and chromedriver to run the dashboard's browser test"; fi
+
+# trialsim against rpact and Mediana, side by side (bench/run.py): writes bench/RESULTS.md.
+# Not part of `make test`. Installs R, rpact and Mediana from the distribution when missing.
+#   make bench [BENCH_ARGS="--trials 10000 --repeats 3 --only W1,W3"]
+.PHONY: bench
+BENCH_ARGS ?=
+BENCH_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+bench: $(STAMP)
+	@if ! command -v Rscript >/dev/null || ! Rscript -e 'library(rpact); library(Mediana)' >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null; then \
+			$(BENCH_SUDO) apt-get update -qq && \
+			$(BENCH_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-base-core r-cran-rpact r-cran-mediana; \
+		else echo "no apt-get: install R with the rpact and Mediana packages to run the benchmark"; exit 2; fi; \
+	fi
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -230,8 +230,11 @@ def entry_times(accrual: Accrual, n: int, trials: int, rng: np.random.Generator)
     trials = _count(trials, "trials")
     if accrual.is_uniform:
         # Renyi representation: U_(i) = S_i / S_{n+1}, already in ascending order
-        s = np.cumsum(rng.standard_exponential((trials, n + 1)), axis=1)
-        return s[:, :n] / s[:, n:] * accrual.duration
+        s = rng.standard_exponential((trials, n + 1))
+        np.cumsum(s, axis=1, out=s)
+        out = np.divide(s[:, :n], s[:, n:])
+        out *= accrual.duration
+        return out
     # unit-rate Poisson arrivals S_i, time-changed by Lambda^{-1}
     s = np.cumsum(rng.standard_exponential((trials, n)), axis=1)
     t = accrual.inverse_cumulative(s)
@@ -315,7 +318,12 @@ def dropout_times(hazard_by_arm: ArrayLike, arm: np.ndarray, rng: np.random.Gene
         raise ValueError(f"arm must hold integer arm indices, got dtype {arm.dtype}")
     if arm.size and (arm.min() < 0 or arm.max() >= hazard.size):
         raise ValueError(f"arm indices must lie in 0..{hazard.size - 1}")
-    h = hazard[arm]
+    if not hazard.any():
+        return np.full(arm.shape, np.inf)  # nobody drops out: nothing to draw
     e = rng.standard_exponential(arm.shape)
     # P(D > t) = exp(-h t)  <=>  D = E / h; h = 0 means never
+    if np.all(hazard == hazard[0]):  # the same hazard in every arm
+        e /= hazard[0]
+        return e
+    h = hazard[arm]
     return np.where(h > 0.0, e / np.where(h > 0.0, h, 1.0), np.inf)

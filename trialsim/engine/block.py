@@ -13,10 +13,12 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from trialsim.engine import looks as looks_kernel
 from trialsim.engine.accrual import dropout_times, entry_times
 from trialsim.engine.cox import cox
 from trialsim.engine.diversity import per_trial
 from trialsim.engine.logrank import logrank
+from trialsim.engine.looks import LookAnalyses
 from trialsim.engine.means import ancova, t_test
 from trialsim.engine.multiplicity import reject as reject_at_level
 from trialsim.engine.multiplicity import sequential_reject
@@ -148,9 +150,20 @@ def data_cut(plan: Plan, p: Patients, cut: np.ndarray) -> Cut:
 
 
 def analyse(
-    plan: Plan, p: Patients, data: Cut, treatment: int, control: int, extra: np.ndarray | None = None
+    plan: Plan,
+    p: Patients,
+    data: Cut,
+    treatment: int,
+    control: int,
+    extra: np.ndarray | None = None,
+    *,
+    fast: bool = True,
 ) -> TestResult:
-    """The design's test of ``treatment`` against ``control`` on the data cut (optionally within a subgroup)."""
+    """The design's test of ``treatment`` against ``control`` on the data cut (optionally within a subgroup).
+
+    ``fast``: the log-rank test by the compiled kernel (:func:`trialsim.engine.looks.logrank_compiled`)
+    rather than :func:`trialsim.engine.logrank.logrank`, the reference it is tested against.
+    """
     valid = data.valid & ((p.arm == treatment) | (p.arm == control))
     if extra is not None:
         valid &= extra
@@ -158,7 +171,8 @@ def analyse(
     test = plan.test
     if test in ("logrank", "stratified_logrank"):
         strata = plan.analysis_strata[p.index] if plan.analysis_strata is not None else None
-        return logrank(data.time, data.event, group, valid, strata=strata)
+        test_logrank = looks_kernel.logrank_compiled if fast else logrank
+        return test_logrank(data.time, data.event, group, valid, strata=strata)
     if test == "cox":
         return cox(data.time, data.event, group, valid)
     if test == "t_test":
@@ -222,10 +236,20 @@ class BlockResult:
     TABLES = ("looks", "subgroups", "diversity")
 
 
-def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockResult:
-    """Simulate ``trials`` trials numbered from ``first_trial``."""
-    p = draw_patients(plan, trials, rng)
+def analyse_looks(plan: Plan, p: Patients, *, fast: bool = True) -> LookAnalyses:
+    """Every look's data cut and every comparison's test there, for a block of trials.
+
+    Time-to-event designs analysed by log-rank go through the fused kernel of
+    :mod:`trialsim.engine.looks` (one sort per trial for all looks); ``fast=False``, and every
+    other design, cut the data at :func:`look_times` with :func:`data_cut` and run
+    :func:`analyse` per look and comparison: the reference the kernel is tested against.
+    """
+    if fast and looks_kernel.supports(plan):
+        return looks_kernel.survival_looks(plan, p)
+    trials = p.trials
     cuts, reached = look_times(plan, p)
+    if fast and looks_kernel.supports_t_test(plan):
+        return looks_kernel.t_test_looks(plan, p, cuts, reached)
     looks, m = plan.n_looks, len(plan.comparisons)
     shape = (trials, looks, m)
     estimate, se, z, analysed = np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.int64)
@@ -238,9 +262,25 @@ def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Gen
         if data.events is not None:
             events[:, k] = data.events
         for j, comparison in enumerate(plan.comparisons):
-            result = analyse(plan, p, data, comparison.treatment, comparison.control)
+            result = analyse(plan, p, data, comparison.treatment, comparison.control, fast=fast)
             estimate[:, k, j], se[:, k, j], z[:, k, j] = result.estimate, result.se, result.z
             analysed[:, k, j], degenerate[:, k, j] = result.n, result.degenerate
+    has_events = plan.endpoint == "time_to_event"
+    return LookAnalyses(
+        cuts, reached, enrolled, events if has_events else None, estimate, se, z, analysed, degenerate
+    )  # fmt: skip
+
+
+def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockResult:
+    """Simulate ``trials`` trials numbered from ``first_trial``."""
+    p = draw_patients(plan, trials, rng)
+    a = analyse_looks(plan, p)
+    cuts, reached, enrolled, estimate, se, z, analysed, degenerate = (
+        a.cuts, a.reached, a.enrolled, a.estimate, a.se, a.z, a.analysed, a.degenerate
+    )  # fmt: skip
+    events = a.events if a.events is not None else np.zeros((trials, plan.n_looks), dtype=np.int64)
+    looks, m = plan.n_looks, len(plan.comparisons)
+    shape = (trials, looks, m)
     benefit = plan.benefit_sign * z
     reject_look, futility_look, stop = decide(plan, benefit, degenerate)
 
@@ -251,10 +291,10 @@ def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Gen
     has_events = plan.endpoint == "time_to_event"
     table = pl.DataFrame(
         {
-            "scenario": pl.Series([plan.scenario] * len(b), dtype=pl.String),
+            "scenario": pl.Series([plan.scenario], dtype=pl.String).new_from_index(0, len(b)),
             "trial": trial_ids[b],
             "look": (k + 1).astype(np.int16),
-            "comparison": pl.Series(np.array([c.name for c in plan.comparisons])[j], dtype=pl.String),
+            "comparison": pl.Series([c.name for c in plan.comparisons], dtype=pl.String).gather(j),
             "time": cuts[b, k],
             "reached": reached[b, k],
             "enrolled": enrolled[b, k],

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from trialsim.engine.tallies import enrolled_tallies
+
 # FDA Drug Trials Snapshots band for PPR.
 PPR_BAND = (0.8, 1.2)
 
@@ -64,8 +66,12 @@ def demographic(population: pl.DataFrame, eligible: np.ndarray, column: str) -> 
     >>> d.levels, d.target.tolist(), d.codes.tolist(), d.screen_failure.tolist()
     (('F', 'M'), [0.5, 0.5], [0, 1, 1], [0.5, 0.0])
     """
-    values = population[column].cast(pl.String).fill_null("missing").to_numpy()
-    levels, codes = np.unique(values, return_inverse=True)
+    values = population[column].cast(pl.String).fill_null("missing")
+    # np.unique(values, return_inverse=True) without sorting 10^5 Python strings: the sorted
+    # distinct values (UTF-8 byte order is code point order, as numpy's) as an Enum's categories,
+    # whose physical codes are then the inverse index.
+    levels = values.unique().sort().to_numpy()
+    codes = values.cast(pl.Enum(levels.tolist())).to_physical().to_numpy().astype(np.int64)
     counts = np.bincount(codes, minlength=len(levels))
     kept = np.bincount(codes[eligible], minlength=len(levels))
     return Demographic(
@@ -139,8 +145,20 @@ def per_trial(
     """
     out: dict[str, np.ndarray] = {}
     met = np.ones(index.shape[0], dtype=bool)
-    for d in demographics:
-        shares = enrolled_shares(d.codes[index], enrolled, len(d.levels))
+    # One compiled pass over the patients for every column (see trialsim.engine.tallies): the
+    # same counts as enrolled_shares and sums as standardized_difference, without gathering
+    # each column at the patients' pool rows.
+    counts, sums = enrolled_tallies(
+        tuple(d.codes for d in demographics),
+        tuple(len(d.levels) for d in demographics),
+        tuple(c.values for c in covariates),
+        index,
+        enrolled,
+    )
+    n_enrolled = enrolled.sum(axis=1)
+    for d, count in zip(demographics, counts, strict=True):
+        total = count.sum(axis=1, keepdims=True)
+        shares = np.divide(count, total, out=np.zeros_like(count), where=total > 0)
         for i, level in enumerate(d.levels):
             out[f"share:{d.column}={level}"] = shares[:, i]
         out[f"simpson:{d.column}"] = simpson(shares)
@@ -153,7 +171,8 @@ def per_trial(
                 hit = share >= goal.share
                 out[f"goal:{d.column}={goal.level}"] = hit
                 met &= hit
-    for c in covariates:
-        out[f"stddiff:{c.column}"] = standardized_difference(c.values[index], enrolled, c.target_mean, c.target_sd)
+    for c, total in zip(covariates, sums.T, strict=True):
+        mean = np.divide(total, n_enrolled, out=np.full(len(n_enrolled), np.nan), where=n_enrolled > 0)
+        out[f"stddiff:{c.column}"] = (mean - c.target_mean) / c.target_sd if c.target_sd > 0 else np.zeros(len(mean))
     out["goals_met"] = met
     return out

@@ -6,10 +6,13 @@ order, arm ``a`` getting a share ``ratio[a] / sum(ratio)``.
 
 from __future__ import annotations
 
+import functools
+import math
 import operator
 from collections.abc import Sequence
 from typing import Literal
 
+import numba as nb
 import numpy as np
 
 __all__ = ["randomize"]
@@ -28,10 +31,53 @@ def _positive_int(value: int, what: str) -> int:
     return out
 
 
+# Templates with at most this many distinct arrangements draw one of them per block.
+_MAX_ARRANGEMENTS = 4096
+
+
+@functools.lru_cache(maxsize=64)
+def _arrangements(template: tuple[int, ...]) -> np.ndarray | None:
+    """Every distinct ordering of ``template`` (a multiset of arms), ``(count, size)`` int8; None if too many.
+
+    A uniformly random permutation of the template makes each distinct ordering equally likely
+    (each is reached by the same number, prod(count_a!), of permutations), so drawing an ordering
+    uniformly from this list is the same law as permuting the template.
+    """
+    counts = np.bincount(np.asarray(template, dtype=np.int64))
+    total = math.factorial(len(template))
+    for c in counts:
+        total //= math.factorial(int(c))
+    if total > _MAX_ARRANGEMENTS:
+        return None
+    out: list[tuple[int, ...]] = []
+    remaining = counts.tolist()
+    prefix: list[int] = []
+
+    def extend() -> None:
+        if len(prefix) == len(template):
+            out.append(tuple(prefix))
+            return
+        for arm, left in enumerate(remaining):
+            if left:
+                remaining[arm] -= 1
+                prefix.append(arm)
+                extend()
+                prefix.pop()
+                remaining[arm] += 1
+
+    extend()
+    return np.array(out, dtype=np.int8)
+
+
 def _permuted_blocks(template: np.ndarray, trials: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """``(trials, length)`` arms: consecutive blocks, each a uniform random permutation of ``template``."""
     block_size = template.size
     nblocks = -(-length // block_size)
+    arrangements = _arrangements(tuple(int(a) for a in template))
+    if arrangements is not None:
+        # one of the template's distinct orderings per block, uniformly
+        pick = rng.integers(0, len(arrangements), size=(trials, nblocks))
+        return np.take(arrangements, pick, axis=0).reshape(trials, nblocks * block_size)[:, :length]
     # argsort of iid uniform keys is a uniformly random permutation of each block
     # (ties have probability ~ block_size^2 / 2^53 and only reorder equal keys)
     order = np.argsort(rng.random((trials, nblocks, block_size)), axis=-1)
@@ -138,15 +184,39 @@ def randomize(
         raise ValueError(f"strata must hold integer codes, got dtype {strata.dtype}")
     if strata.min() < 0:
         raise ValueError("stratum codes must be >= 0")
+    n_strata = int(strata.max()) + 1  # a handful of strata
+    codes = np.ascontiguousarray(strata, dtype=np.int64)
+    # Stratum s's sequence is as long as its largest count over the trials (nothing is drawn for an
+    # empty stratum); the sequences are drawn stratum by stratum, in that order.
+    longest = _stratum_counts(codes, n_strata).max(axis=0)
+    sequences = np.zeros((n_strata, trials, max(int(longest.max()), 1)), dtype=np.int8)
+    for s in range(n_strata):
+        if longest[s]:
+            sequences[s, :, : longest[s]] = _permuted_blocks(template, trials, int(longest[s]), rng)
     out = np.empty((trials, n), dtype=np.int8)
-    for s in range(int(strata.max()) + 1):  # a handful of strata
-        member = strata == s
-        # slot of each patient in stratum s's sequence: earlier patients of stratum s
-        slot = np.cumsum(member, axis=1) - 1
-        length = int(slot[:, -1].max()) + 1
-        if length == 0:
-            continue
-        sequence = _permuted_blocks(template, trials, length, rng)
-        taken = np.take_along_axis(sequence, np.where(member, slot, 0), axis=1)
-        out[member] = taken[member]
+    _take_slots(codes, sequences, out)
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _stratum_counts(strata, n_strata):  # pragma: no cover - compiled
+    """Patients of each stratum in each trial: (trials, S)."""
+    trials, n = strata.shape
+    counts = np.zeros((trials, n_strata), dtype=np.int64)
+    for b in range(trials):
+        for i in range(n):
+            counts[b, strata[b, i]] += 1
+    return counts
+
+
+@nb.njit(cache=True, nogil=True)
+def _take_slots(strata, sequences, out):  # pragma: no cover - compiled
+    """Patient j of a trial, in stratum s, takes the next unused slot of stratum s's sequence."""
+    trials, n = strata.shape
+    slot = np.zeros(sequences.shape[0], dtype=np.int64)
+    for b in range(trials):
+        slot[:] = 0
+        for i in range(n):
+            s = strata[b, i]
+            out[b, i] = sequences[s, b, slot[s]]
+            slot[s] += 1

@@ -236,7 +236,18 @@ def event_times(
     if not (np.all(np.isfinite(log_hazard)) and np.all(np.isfinite(log_effect))):
         raise ValueError("log_hazard and log_effect must be finite")
     shape = np.broadcast_shapes(log_hazard.shape, log_effect.shape)
-    e = rng.standard_exponential(shape) * np.exp(-log_hazard)
+    e = rng.standard_exponential(shape)
+    if delay == 0.0:
+        # proportional hazards throughout: H0(T) = E e^(-x - b), computed in place
+        lp = np.add(log_hazard, log_effect)
+        np.negative(lp, out=lp)
+        np.exp(lp, out=lp)
+        e *= lp
+        if baseline.kind == "exponential":
+            e /= baseline.rate  # H0^{-1}(h) = h / rate
+            return e
+        return baseline.inverse_cumulative_hazard(e)
+    e *= np.exp(-log_hazard)
     h_delay = float(baseline.cumulative_hazard(delay))
     # min(e, H0(d)) + (e - H0(d))_+ e^(-b): both branches of the inverse transform at once
     h = np.minimum(e, h_delay) + np.maximum(e - h_delay, 0.0) * np.exp(-log_effect)

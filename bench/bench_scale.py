@@ -1,0 +1,157 @@
+"""Batch simulation at scale: throughput, scaling from 1 to 2 workers, and peak memory.
+
+Runs ``designs/two-arm-pfs-gsd.yaml`` (2 arms, 600 patients, time-to-event, 3 looks, subgroups and
+diversity goals), scenario ``expected``, on a local Dask cluster, each measurement in a fresh
+process so that its peak memory is its own:
+
+1. scaling: the same trials on 1 worker and on 2, alternately, twice (``--repeat``); the best
+   trials/s of each while blocks are computed, and the speed-up (goal: at least 1.8 on 2 cores);
+2. scale: 1,000,000 trials on 2 workers, results streamed to disk block by block; trials/s,
+   and the peak resident memory of the client (which also hosts the scheduler and the
+   workers' nannies) and of each worker (goal: under 2 GB each).
+
+Prints a few lines, then one JSON line with every figure (``{"bench": "scale", ...}``). Takes a
+few minutes on a 2-core machine; run ``python bench/bench_scale.py --help`` for shorter runs.
+The machine's load average is printed alongside: other work on the machine slows every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DESIGN = Path(__file__).resolve().parent.parent / "designs" / "two-arm-pfs-gsd.yaml"
+SCENARIO = "expected"
+SEED = 20261123
+GIB = 1024**3
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time this process has used: with the machine's load, what tells a slow machine from slow code."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one(trials: int, workers: int, out: Path) -> dict:
+    """One measured run, in this process (the client): timings, and the peak memory of everyone."""
+    from trialsim.run.cluster import dask_client
+    from trialsim.run.simulate import prepare
+
+    start = time.perf_counter()
+    run = prepare(DESIGN, trials=trials, seed=SEED, scenarios=[SCENARIO])
+    with dask_client(workers=workers) as client:
+        ready = time.perf_counter()
+        client_cpu, worker_cpu = cpu_seconds(), sum(client.run(cpu_seconds).values())
+        result = run.execute(client=client, out=out)
+        client_cpu, worker_cpu = cpu_seconds() - client_cpu, sum(client.run(cpu_seconds).values()) - worker_cpu
+        worker_peaks = sorted(client.run(peak_rss).values())
+    end = time.perf_counter()
+    t = result.timings
+    return {
+        "trials": trials,
+        "workers": workers,
+        "blocks_seconds": t["blocks_seconds"],
+        "results_seconds": t["results_seconds"],
+        "total_seconds": end - start,
+        "cluster_seconds": ready - start,
+        "trials_per_second": t["trials_computed"] / t["blocks_seconds"],
+        "trials_per_second_end_to_end": trials / (end - start),
+        "client_cpu_seconds": client_cpu,
+        "worker_cpu_seconds": worker_cpu,
+        "client_peak_rss": peak_rss(),
+        "worker_peak_rss": worker_peaks,
+        "power": result.summary()["scenarios"][SCENARIO]["power"],
+    }
+
+
+def measure(name: str, trials: int, workers: int, folder: Path) -> dict:
+    """:func:`one` in a fresh Python process, so that peak memory is this run's alone."""
+    out = folder / name
+    command = [sys.executable, __file__, "--one", str(trials), str(workers), str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"the run of {trials} trials on {workers} workers failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=1_000_000, help="trials of the scale run (default 1e6)")
+    parser.add_argument("--scaling-trials", type=int, default=40_000, help="trials of each scaling run")
+    parser.add_argument("--repeat", type=int, default=2, help="scaling runs per worker count; the best counts")
+    parser.add_argument("--keep", type=Path, help="keep the run directories here (default: a temporary folder)")
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        trials, workers, out = int(args.one[0]), int(args.one[1]), Path(args.one[2])
+        print(json.dumps(one(trials, workers, out)))
+        return
+
+    load = os.getloadavg()[0]
+    print(f"bench_scale: {DESIGN.name} ({SCENARIO}), {os.cpu_count()} cores, load average {load:.1f}")
+    with tempfile.TemporaryDirectory(prefix="trialsim-bench-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        # Alternating runs, best of each: other work on the machine only ever slows a run down.
+        runs: dict[int, list[dict]] = {1: [], 2: []}
+        for i in range(args.repeat):
+            for workers in (1, 2):
+                runs[workers].append(measure(f"scaling-{workers}-{i}", args.scaling_trials, workers, folder))
+        w1, w2 = (max(runs[w], key=lambda r: r["trials_per_second"]) for w in (1, 2))
+        speedup = w2["trials_per_second"] / w1["trials_per_second"]
+        print(
+            f"scaling ({args.scaling_trials:,} trials): 1 worker {w1['trials_per_second']:,.0f} trials/s, "
+            f"2 workers {w2['trials_per_second']:,.0f} trials/s: speed-up {speedup:.2f}x (goal 1.8x)"
+        )
+        big = measure("scale", args.trials, 2, folder)
+        worst = max(big["worker_peak_rss"])
+        print(
+            f"scale ({args.trials:,} trials, 2 workers): {big['trials_per_second']:,.0f} trials/s computing blocks, "
+            f"{big['trials_per_second_end_to_end']:,.0f} trials/s end to end ({big['total_seconds']:.0f} s, of "
+            f"which {big['results_seconds']:.0f} s assembling results)"
+        )
+        print(
+            f"peak memory: client {big['client_peak_rss'] / GIB:.2f} GiB, workers "
+            f"{', '.join(f'{r / GIB:.2f}' for r in big['worker_peak_rss'])} GiB (goal: each under 2 GB)"
+        )
+    ok = speedup >= 1.8 and max(big["client_peak_rss"], worst) < 2e9
+    print(
+        json.dumps(
+            {
+                "bench": "scale",
+                "design": DESIGN.name,
+                "scenario": SCENARIO,
+                "cores": os.cpu_count(),
+                "load_average": load,
+                "trials_per_second_1_worker": w1["trials_per_second"],
+                "trials_per_second_2_workers": w2["trials_per_second"],
+                "speedup_2_vs_1": speedup,
+                "scale_trials": args.trials,
+                "scale_trials_per_second": big["trials_per_second"],
+                "scale_trials_per_second_end_to_end": big["trials_per_second_end_to_end"],
+                "scale_total_seconds": big["total_seconds"],
+                "scale_results_seconds": big["results_seconds"],
+                "client_peak_rss_bytes": big["client_peak_rss"],
+                "worker_peak_rss_bytes": big["worker_peak_rss"],
+                "goals_met": ok,
+                "runs": {"scaling_1": runs[1], "scaling_2": runs[2], "scale": big},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

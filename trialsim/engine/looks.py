@@ -1,0 +1,864 @@
+"""Every look of a block of time-to-event trials in one pass: data cuts and (stratified) log-rank tests.
+
+The numpy path (:func:`trialsim.engine.block.look_times`, :func:`~trialsim.engine.block.data_cut`
+and :func:`~trialsim.engine.logrank.logrank` per look and comparison) sorts every trial's
+patients again at every look and builds several ``(trials, n)`` temporaries per step. This
+module does the same work trial by trial in compiled code (numba), with scratch arrays of
+``n`` entries that stay in cache:
+
+1. Each events look's calendar time is an order statistic of the calendar event times
+   (``entry + outcome`` where the event comes before dropout): found by quickselect, the
+   largest target first, each smaller one within the part left below it.
+2. The patients whose event or dropout is seen by the last look (time on study
+   ``y = min(outcome, dropout) <= cut - entry``) are sorted by ``y`` once per trial: LSD radix on
+   float32 keys, then an insertion pass on the exact float64 values (so the order is exact).
+3. At each look, a patient is either seen at ``y`` (the sorted list above, filtered in O(n)) or
+   administratively censored at ``cut - entry``, which is already sorted: patients enrol in
+   order, so walking them from the last enrolled backwards gives increasing censoring times.
+   Merging the two sorted lists gives the look's risk sets in O(n), and the log-rank sums
+   ``O1 - E1`` and ``V`` are accumulated over tie groups exactly as in
+   :mod:`trialsim.engine.logrank` (same formulas, same order of operations per tie group).
+
+The results equal the numpy path's to rounding (sums over tie groups are added sequentially
+here, pairwise there): ``tests/engine/test_looks.py`` checks both on the same patients, ties,
+strata, several arms and unreached looks included.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from trialsim.engine.results import TestResult, _finish
+
+__all__ = ["LookAnalyses", "logrank_compiled", "supports", "supports_t_test", "survival_looks", "t_test_looks"]
+
+LOOK_TIME, LOOK_EVENTS, LOOK_SUBJECTS = 0, 1, 2
+_KINDS = {"time": LOOK_TIME, "events": LOOK_EVENTS, "subjects": LOOK_SUBJECTS}
+# Below this many keys an insertion sort beats the radix passes.
+_INSERTION_MAX = 32
+
+
+@dataclass(frozen=True)
+class LookAnalyses:
+    """Every look of a block: the calendar cut and counts (trials, K), and each comparison's test (trials, K, m)."""
+
+    cuts: np.ndarray
+    reached: np.ndarray
+    enrolled: np.ndarray
+    events: np.ndarray | None  # all arms; None for endpoints without events
+    estimate: np.ndarray
+    se: np.ndarray
+    z: np.ndarray
+    analysed: np.ndarray
+    degenerate: np.ndarray
+
+
+def supports(plan) -> bool:
+    """Whether :func:`survival_looks` computes this plan's analyses."""
+    return plan.endpoint == "time_to_event" and plan.test in ("logrank", "stratified_logrank")
+
+
+def supports_t_test(plan) -> bool:
+    """Whether :func:`t_test_looks` computes this plan's analyses."""
+    return plan.endpoint == "continuous" and plan.test == "t_test"
+
+
+def t_test_looks(plan, p, cuts: np.ndarray, reached: np.ndarray) -> LookAnalyses:
+    """The two-sample t-test of every comparison at every look (cut at ``cuts``), for a block of trials.
+
+    Same results (to rounding) as :func:`trialsim.engine.means.t_test` on the patients that
+    :func:`trialsim.engine.block.data_cut` keeps: those whose outcome is measured by the cut
+    (``entry + timepoint <= cut``) and who have not dropped out before it is measured.
+    """
+    from trialsim.engine.means import t_to_z
+
+    entry = np.ascontiguousarray(p.entry, dtype=np.float64)
+    trials, n = entry.shape
+    if n > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
+        raise ValueError("entry times must be sorted within each trial (enrolment order)")
+    y = np.ascontiguousarray(p.outcome, dtype=np.float64)
+    dropout = np.ascontiguousarray(p.dropout, dtype=np.float64)
+    arm = np.ascontiguousarray(p.arm, dtype=np.int8)
+    treatment = np.array([c.treatment for c in plan.comparisons], dtype=np.int8)
+    control = np.array([c.control for c in plan.comparisons], dtype=np.int8)
+    looks, m = plan.n_looks, len(plan.comparisons)
+    cuts = np.ascontiguousarray(cuts, dtype=np.float64)
+    enrolled = np.empty((trials, looks), dtype=np.int64)
+    diff = np.empty((trials, looks, m))
+    se = np.empty((trials, looks, m))
+    n1 = np.empty((trials, looks, m), dtype=np.int64)
+    n0 = np.empty((trials, looks, m), dtype=np.int64)
+    constant = np.empty((trials, looks, m), dtype=np.bool_)
+    _t_test_looks(entry, y, dropout, arm, float(plan.timepoint), cuts, treatment, control, enrolled, diff, se, n1, n0,
+                  constant)  # fmt: skip
+    df = n1 + n0 - 2
+    degenerate = (n1 < 1) | (n0 < 1) | (df < 1) | constant
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(degenerate, 0.0, diff / np.where(degenerate, 1.0, se))
+    z = t_to_z(t, np.maximum(df, 1))
+    return LookAnalyses(
+        cuts=cuts,
+        reached=reached,
+        enrolled=enrolled,
+        events=None,
+        estimate=np.where(degenerate, np.nan, diff),
+        se=np.where(degenerate, np.nan, se),
+        z=np.nan_to_num(np.where(degenerate, 0.0, z), nan=0.0),
+        analysed=n1 + n0,
+        degenerate=degenerate,
+    )
+
+
+def survival_looks(plan, p) -> LookAnalyses:
+    """The cut of every look and the log-rank test of every comparison there, for a block of trials.
+
+    Same results as cutting the data with :func:`trialsim.engine.block.data_cut` at
+    :func:`trialsim.engine.block.look_times` and running :func:`trialsim.engine.logrank.logrank`
+    (to rounding), at a fraction of the cost.
+    """
+    entry = np.ascontiguousarray(p.entry, dtype=np.float64)
+    trials, n = entry.shape
+    if n > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
+        raise ValueError("entry times must be sorted within each trial (enrolment order)")
+    outcome = np.ascontiguousarray(p.outcome, dtype=np.float64)
+    dropout = np.ascontiguousarray(p.dropout, dtype=np.float64)
+    arm = np.ascontiguousarray(p.arm, dtype=np.int8)
+    if plan.analysis_strata is not None:  # as analyse() does
+        strata = np.ascontiguousarray(plan.analysis_strata[p.index], dtype=np.int32)
+        n_strata = int(strata.max()) + 1 if strata.size else 1
+    else:
+        strata = np.zeros((1, 1), dtype=np.int32)
+        n_strata = 1
+    looks = plan.n_looks
+    kinds = np.array([_KINDS[kind] for kind, _ in plan.looks], dtype=np.int64)
+    values = np.array([float(v) for _, v in plan.looks])
+    extras = np.zeros(looks)
+    for k, (kind, value) in enumerate(plan.looks):
+        if kind == "subjects" and k == looks - 1 and int(value) == plan.sample_size:
+            extras[k] = plan.follow_up  # the final analysis of a design with no looks: plus follow-up
+    targets = sorted({int(v) - 1 for kind, v in plan.looks if kind == "events"}, reverse=True)
+    look_target = np.array(
+        [targets.index(int(v) - 1) if kind == "events" else -1 for kind, v in plan.looks], dtype=np.int64
+    )
+    treatment = np.array([c.treatment for c in plan.comparisons], dtype=np.int8)
+    control = np.array([c.control for c in plan.comparisons], dtype=np.int8)
+    m = len(plan.comparisons)
+
+    cuts = np.empty((trials, looks))
+    reached = np.ones((trials, looks), dtype=np.bool_)
+    enrolled = np.empty((trials, looks), dtype=np.int64)
+    events = np.empty((trials, looks), dtype=np.int64)
+    o_minus_e = np.empty((trials, looks, m))
+    var = np.empty((trials, looks, m))
+    analysed = np.empty((trials, looks, m), dtype=np.int64)
+    _survival_looks(
+        entry, outcome, dropout, arm, strata, n_strata, kinds, values, extras,
+        np.array(targets, dtype=np.int64), look_target, treatment, control,
+        cuts, reached, enrolled, events, o_minus_e, var, analysed, _scratch(n),
+    )  # fmt: skip
+    degenerate = ~(var > 0)
+    safe = np.where(degenerate, 1.0, var)
+    root = np.sqrt(safe)
+    return LookAnalyses(
+        cuts=cuts,
+        reached=reached,
+        enrolled=enrolled,
+        events=events,
+        estimate=np.where(degenerate, np.nan, o_minus_e / safe),
+        se=np.where(degenerate, np.nan, 1.0 / root),
+        z=np.nan_to_num(np.where(degenerate, 0.0, o_minus_e / root), nan=0.0),
+        analysed=analysed,
+        degenerate=degenerate,
+    )
+
+
+def logrank_compiled(
+    time: np.ndarray,
+    event: np.ndarray,
+    group: np.ndarray,
+    valid: np.ndarray,
+    strata: np.ndarray | None = None,
+) -> TestResult:
+    """:func:`trialsim.engine.logrank.logrank` on one data cut, compiled.
+
+    For the analyses that are not at a look (subgroups at the trial's last look). Same arguments
+    and results (to rounding) as the numpy function, which stays the reference; inputs are
+    trusted (no validation): they come from :func:`trialsim.engine.block.data_cut`.
+
+    Every trial's patients are sorted by time once per ``time`` array (the last one is kept per
+    thread), so the tests of the subgroups of one data cut, which differ only in ``valid``, each
+    cost one pass over the presorted patients.
+    """
+    valid = np.ascontiguousarray(valid, dtype=np.bool_)
+    trials, n = valid.shape
+    time = np.ascontiguousarray(time, dtype=np.float64)
+    event = np.ascontiguousarray(event, dtype=np.bool_)
+    group = np.ascontiguousarray(group, dtype=np.bool_)
+    if strata is not None:
+        strata = np.ascontiguousarray(strata)
+        codes = np.unique(strata[valid]) if valid.any() else np.zeros(0, dtype=np.int64)
+        dense = np.searchsorted(codes, strata).astype(np.int64) if codes.size else np.zeros_like(strata, np.int64)
+        n_strata = max(int(codes.size), 1)
+    else:
+        dense = np.zeros((1, 1), dtype=np.int64)
+        n_strata = 1
+    o_minus_e = np.empty(trials)
+    var = np.empty(trials)
+    _logrank_cut(time, _time_order(time), event, group, valid, dense, n_strata, o_minus_e, var)
+    degenerate = ~(var > 0)
+    safe = np.where(degenerate, 1.0, var)
+    return _finish(o_minus_e / safe, 1.0 / np.sqrt(safe), o_minus_e / np.sqrt(safe), valid.sum(axis=1),
+                   (event & valid).sum(axis=1), degenerate)  # fmt: skip
+
+
+_last_order = threading.local()
+
+
+def _time_order(time: np.ndarray) -> np.ndarray:
+    """``(trials, n)``: each row's patients sorted by time, for the last ``time`` array of this thread."""
+    cached = getattr(_last_order, "value", None)
+    if cached is not None and cached[0] is time:
+        return cached[1]
+    order = np.empty(time.shape, dtype=np.int64)
+    _sort_rows(time, order, _scratch(time.shape[1]))
+    _last_order.value = (time, order)
+    return order
+
+
+# ---------------------------------------------------------------------------------------
+# Compiled kernels. Each works on one trial's row with scratch arrays of n entries.
+# ---------------------------------------------------------------------------------------
+
+
+@nb.njit(cache=True, nogil=True)
+def _insertion(order, lo, hi, values):  # pragma: no cover - compiled
+    """Sort ``order[lo:hi]`` by ``values[order]`` (stable); O(length + inversions)."""
+    for i in range(lo + 1, hi):
+        v = order[i]
+        x = values[v]
+        j = i - 1
+        while j >= lo and values[order[j]] > x:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = v
+
+
+@nb.njit(cache=True, nogil=True)
+def _radix(order, size, values, f32, key, key2, order2, counts):  # pragma: no cover - compiled
+    """LSD radix sort (8-bit digits) of ``order[:size]`` by the float32 images of ``values[order]``.
+
+    Orders non-negative values up to float32 rounding; :func:`_sort_by` repairs the rest.
+    """
+    for i in range(size):
+        f32[i] = values[order[i]]
+    bits = f32.view(np.uint32)
+    for i in range(size):
+        key[i] = bits[i]
+    src_key, dst_key = key, key2
+    src, dst = order, order2
+    swapped = False
+    for shift in range(0, 32, 8):
+        counts[:256] = 0
+        for i in range(size):
+            counts[(src_key[i] >> shift) & 255] += 1
+        if counts[(src_key[0] >> shift) & 255] == size:
+            continue  # every key has this digit: the pass would not move anything
+        total = 0
+        for d in range(256):
+            c = counts[d]
+            counts[d] = total
+            total += c
+        for i in range(size):
+            d = (src_key[i] >> shift) & 255
+            at = counts[d]
+            counts[d] = at + 1
+            dst_key[at] = src_key[i]
+            dst[at] = src[i]
+        src_key, dst_key = dst_key, src_key
+        src, dst = dst, src
+        swapped = not swapped
+    if swapped:
+        for i in range(size):
+            order[i] = order2[i]
+
+
+@nb.njit(cache=True, nogil=True)
+def _bucket_scatter(order, size, values, scratch):  # pragma: no cover - compiled
+    """Reorder ``order[:size]`` bucket by bucket: a partial sort by ``values[order]``.
+
+    The values' range is cut into ``size`` equal buckets (a monotone map, so buckets come in
+    order) and a counting pass places each index in its bucket. Returns the number of
+    buckets, 0 when the values are all equal (nothing to do), or -1 when one bucket got
+    crowded (a very skewed sample); then ``order`` is untouched. After a scatter,
+    ``counts[bk]`` is the end of bucket ``bk`` in ``order``.
+    """
+    bucket, counts, tmp = scratch[0], scratch[1], scratch[2]
+    lo = np.inf
+    hi = -np.inf
+    for q in range(size):
+        v = values[order[q]]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if not hi > lo:
+        return 0
+    scale = size / (hi - lo)
+    if not np.isfinite(scale):
+        return -1
+    counts[: size + 1] = 0
+    top = size - 1
+    for q in range(size):
+        bk = min(int((values[order[q]] - lo) * scale), top)
+        bucket[q] = bk
+        counts[bk + 1] += 1
+    most = 0
+    for bk in range(size):
+        most = max(most, counts[bk + 1])
+        counts[bk + 1] += counts[bk]
+    if most > 64:
+        return -1
+    for q in range(size):
+        bk = bucket[q]
+        at = counts[bk]
+        tmp[at] = order[q]
+        counts[bk] = at + 1
+        bucket[q] = bk
+    for q in range(size):
+        order[q] = tmp[q]
+    return size
+
+
+@nb.njit(cache=True, nogil=True)
+def _sort_by(order, size, values, scratch):  # pragma: no cover - compiled
+    """Sort ``order[:size]`` (patient indices) by ``values[order]`` ascending, exactly (stable for ties).
+
+    A bucket sort (:func:`_bucket_scatter`) then an insertion pass that orders each bucket:
+    O(size) for the smooth distributions of event and entry times. When one bucket gets
+    crowded, an LSD radix sort on float32 keys orders the values instead and the insertion
+    pass only repairs what float32 rounding left out of order.
+    """
+    if size <= _INSERTION_MAX:
+        _insertion(order, 0, size, values)
+        return
+    if _bucket_scatter(order, size, values, scratch) < 0:
+        _radix(order, size, values, scratch[3], scratch[4], scratch[5], scratch[2], scratch[1])
+    _insertion(order, 0, size, values)
+
+
+@nb.njit(cache=True, nogil=True)
+def _partial_sort(order, size, values, scratch):  # pragma: no cover - compiled
+    """Bucket ``order[:size]`` for :func:`_order_statistic`; returns what :func:`_bucket_scatter` returns,
+    after sorting ``order`` fully when the buckets cannot be used."""
+    buckets = _bucket_scatter(order, size, values, scratch) if size > _INSERTION_MAX else -1
+    if buckets < 0:
+        _sort_by(order, size, values, scratch)
+    return buckets
+
+
+@nb.njit(cache=True, nogil=True)
+def _order_statistic(order, size, values, scratch, buckets, r):  # pragma: no cover - compiled
+    """The (r+1)-th smallest of ``values[order[:size]]`` after :func:`_partial_sort` (sorts r's bucket)."""
+    if buckets <= 0:  # fully sorted, or all values equal
+        return values[order[r]]
+    counts = scratch[1]
+    # The bucket holding position r: the first whose end is past r (ends are increasing).
+    lo = 0
+    hi = buckets - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if counts[mid] > r:
+            hi = mid
+        else:
+            lo = mid + 1
+    start = counts[lo - 1] if lo > 0 else 0
+    _insertion(order, start, counts[lo], values)
+    return values[order[r]]
+
+
+def _scratch(n: int):
+    """Scratch arrays for :func:`_sort_by` on up to ``n`` keys."""
+    size = max(n, 256) + 1
+    return (
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.float32),
+        np.empty(size, dtype=np.uint32),
+        np.empty(size, dtype=np.uint32),
+    )
+
+
+@nb.njit(cache=True, nogil=True)
+def _survival_looks(
+    entry, outcome, dropout, arm, strata, n_strata, kinds, values, extras, targets, look_target,
+    treatment, control, cuts, reached, enrolled, events, o_minus_e, var, analysed, scratch,
+):  # pragma: no cover - compiled  # fmt: skip
+    trials, n = entry.shape
+    looks = kinds.shape[0]
+    m = treatment.shape[0]
+    stratified = strata.shape[1] == n and n_strata > 1
+    inf = np.inf
+    calendar = np.empty(n)  # calendar time of the event, +inf when dropout comes first
+    on_study = np.empty(n)  # y = min(outcome, dropout)
+    order = np.empty(n + 1, dtype=np.int64)
+    # The patients seen by the last look, sorted by y: their y, entry, calendar event time, arm, stratum.
+    s_y = np.empty(n)
+    s_entry = np.empty(n)
+    s_calendar = np.empty(n)
+    s_arm = np.empty(n, dtype=np.int8)
+    s_stratum = np.zeros(n, dtype=np.int64)
+    # One look and comparison: the patients seen at y (sorted), those censored at the cut
+    # (sorted), and both merged: observed times, flags (1 treated, 2 event) and strata.
+    xa = np.empty(n + 1)
+    fa = np.empty(n + 1, dtype=np.int64)
+    sa = np.zeros(n + 1, dtype=np.int64)
+    xb = np.empty(n + 1)
+    fb = np.empty(n + 1, dtype=np.int64)
+    sb = np.zeros(n + 1, dtype=np.int64)
+    mx = np.empty(n + 1)
+    mf = np.empty(n + 1, dtype=np.int64)
+    ms = np.zeros(n + 1, dtype=np.int64)
+    # Tie groups with events (unstratified): risk sets and events.
+    e_n = np.empty(n + 2, dtype=np.int64)
+    e_n1 = np.empty(n + 2, dtype=np.int64)
+    e_d = np.empty(n + 2, dtype=np.int64)
+    e_d1 = np.empty(n + 2, dtype=np.int64)
+    # Per-stratum risk sets and the current tie group (stratified tests).
+    at_risk = np.zeros(n_strata, dtype=np.int64)
+    at_risk1 = np.zeros(n_strata, dtype=np.int64)
+    g_size = np.zeros(n_strata, dtype=np.int64)
+    g_size1 = np.zeros(n_strata, dtype=np.int64)
+    g_d = np.zeros(n_strata, dtype=np.int64)
+    g_d1 = np.zeros(n_strata, dtype=np.int64)
+    touched = np.empty(n_strata, dtype=np.int64)
+    ome_s = np.zeros(n_strata)
+    var_s = np.zeros(n_strata)
+
+    for b in range(trials):
+        # -- 1. calendar events and the cuts of the looks -----------------------------------
+        found = 0
+        last = -inf
+        for i in range(n):
+            t = outcome[b, i]
+            d = dropout[b, i]
+            on_study[i] = min(t, d)
+            is_event = t <= d
+            c = entry[b, i] + t if is_event else inf
+            calendar[i] = c
+            order[found] = i
+            found += is_event
+            if is_event:
+                last = max(last, c)
+        buckets = 0
+        if targets.shape[0] > 0 and found > 0:
+            buckets = _partial_sort(order, found, calendar, scratch)
+        previous = -inf
+        for k in range(looks):
+            kind = kinds[k]
+            if kind == LOOK_TIME:
+                c = values[k]
+            elif kind == LOOK_EVENTS:
+                target = targets[look_target[k]]
+                if target < found:
+                    c = _order_statistic(order, found, calendar, scratch, buckets, target)
+                else:
+                    reached[b, k] = False
+                    c = max(last, entry[b, n - 1])
+            else:
+                c = entry[b, int(values[k]) - 1] + extras[k]
+            c = max(c, previous)
+            cuts[b, k] = c
+            previous = c
+
+        # -- 2. who is seen at y by the last look, sorted by y --------------------------------
+        final = cuts[b, looks - 1]
+        seen = 0
+        for i in range(n):
+            e = entry[b, i]
+            if e > final:
+                break
+            order[seen] = i
+            seen += on_study[i] <= max(final - e, 0.0)
+        _sort_by(order, seen, on_study, scratch)
+        for q in range(seen):  # the seen patients' data in that order, contiguous
+            i = order[q]
+            s_y[q] = on_study[i]
+            s_entry[q] = entry[b, i]
+            s_calendar[q] = calendar[i]
+            s_arm[q] = arm[b, i]
+            if stratified:
+                s_stratum[q] = strata[b, i]
+
+        # -- 3. each look: merge the seen and the censored, sweep the tie groups --------------
+        in_trial = 0
+        for k in range(looks):
+            c = cuts[b, k]
+            while in_trial < n and entry[b, in_trial] <= c:
+                in_trial += 1
+            enrolled[b, k] = in_trial
+            total_events = 0
+            for i in range(in_trial):
+                total_events += calendar[i] <= c
+            events[b, k] = total_events
+            for j in range(m):
+                arm_t = treatment[j]
+                arm_c = control[j]
+                # Seen at y, in order of y.
+                wa = 0
+                treated_total = 0
+                for q in range(seen):
+                    a = s_arm[q]
+                    treated = a == arm_t
+                    y = s_y[q]
+                    e = s_entry[q]
+                    # enrolled by this cut, in the comparison, and seen at y by it
+                    keep = (e <= c) & (treated | (a == arm_c)) & (y <= max(c - e, 0.0))
+                    xa[wa] = y
+                    fa[wa] = treated + 2 * (s_calendar[q] <= c)
+                    if stratified:
+                        sa[wa] = s_stratum[q]
+                    wa += keep
+                    treated_total += keep & treated
+                # Censored at the cut, in order of c - entry: the last enrolled first.
+                wb = 0
+                for i in range(in_trial - 1, -1, -1):
+                    a = arm[b, i]
+                    treated = a == arm_t
+                    follow = max(c - entry[b, i], 0.0)
+                    keep = (treated | (a == arm_c)) & (on_study[i] > follow)
+                    xb[wb] = follow
+                    fb[wb] = treated + 2 * (calendar[i] <= c)
+                    if stratified:
+                        sb[wb] = strata[b, i]
+                    wb += keep
+                    treated_total += keep & treated
+                xa[wa] = inf
+                xb[wb] = inf
+                total = wa + wb
+                analysed[b, k, j] = total
+                if not stratified:
+                    # Merge the two lists and sweep the tie groups of the merged times as they
+                    # come: the log-rank sums as in logrank.py, added group by group.
+                    nr = total
+                    n1 = treated_total
+                    ome = 0.0
+                    v_sum = 0.0
+                    ia = 0
+                    ib = 0
+                    group_x = -inf
+                    g = 0
+                    g1 = 0
+                    d = 0
+                    d1 = 0
+                    groups = 0  # tie groups with events, and their risk sets
+                    for q in range(total + 1):
+                        if q < total:
+                            va = xa[ia]
+                            vb = xb[ib]
+                            take_a = va <= vb
+                            x = va if take_a else vb
+                            f = fa[ia] if take_a else fb[ib]
+                            ia += take_a
+                            ib += 1 - take_a
+                        else:
+                            x = inf  # flush the last group
+                            f = 0
+                        if x != group_x:
+                            e_n[groups] = nr
+                            e_n1[groups] = n1
+                            e_d[groups] = d
+                            e_d1[groups] = d1
+                            groups += d > 0
+                            nr -= g
+                            n1 -= g1
+                            g = 0
+                            g1 = 0
+                            d = 0
+                            d1 = 0
+                            group_x = x
+                        g += 1
+                        g1 += f & 1
+                        d += f >> 1
+                        d1 += (f >> 1) & f
+                    for u in range(groups):
+                        nr = e_n[u]
+                        d = e_d[u]
+                        frac1 = e_n1[u] / max(nr, 1)
+                        ome += e_d1[u] - d * frac1
+                        v = (1.0 - frac1) * frac1
+                        v *= d
+                        v *= (nr - d) / max(nr - 1, 1)
+                        v_sum += v
+                    o_minus_e[b, k, j] = ome
+                    var[b, k, j] = v_sum
+                    continue
+                ia = 0
+                ib = 0
+                for q in range(total):
+                    va = xa[ia]
+                    vb = xb[ib]
+                    take_a = va <= vb
+                    mx[q] = va if take_a else vb
+                    mf[q] = fa[ia] if take_a else fb[ib]
+                    ms[q] = sa[ia] if take_a else sb[ib]
+                    ia += take_a
+                    ib += 1 - take_a
+                # Stratified: risk sets per stratum, sums per stratum, added in stratum order.
+                for s in range(n_strata):
+                    at_risk[s] = 0
+                    at_risk1[s] = 0
+                    ome_s[s] = 0.0
+                    var_s[s] = 0.0
+                for q in range(total):
+                    s = ms[q]
+                    at_risk[s] += 1
+                    at_risk1[s] += mf[q] & 1
+                q = 0
+                while q < total:
+                    t = mx[q]
+                    n_touched = 0
+                    while q < total and mx[q] == t:
+                        s = ms[q]
+                        f = mf[q]
+                        if g_size[s] == 0:
+                            touched[n_touched] = s
+                            n_touched += 1
+                        g_size[s] += 1
+                        g_size1[s] += f & 1
+                        g_d[s] += f >> 1
+                        g_d1[s] += (f >> 1) & f
+                        q += 1
+                    for u in range(n_touched):
+                        s = touched[u]
+                        d = g_d[s]
+                        if d > 0:
+                            nr = at_risk[s]
+                            frac1 = at_risk1[s] / max(nr, 1)
+                            ome_s[s] += g_d1[s] - d * frac1
+                            v = (1.0 - frac1) * frac1
+                            v *= d
+                            v *= (nr - d) / max(nr - 1, 1)
+                            var_s[s] += v
+                        at_risk[s] -= g_size[s]
+                        at_risk1[s] -= g_size1[s]
+                        g_size[s] = 0
+                        g_size1[s] = 0
+                        g_d[s] = 0
+                        g_d1[s] = 0
+                total_ome = 0.0
+                total_var = 0.0
+                for s in range(n_strata):
+                    total_ome += ome_s[s]
+                    total_var += var_s[s]
+                o_minus_e[b, k, j] = total_ome
+                var[b, k, j] = total_var
+
+
+@nb.njit(cache=True, nogil=True)
+def _t_test_looks(
+    entry, y, dropout, arm, timepoint, cuts, treatment, control, enrolled, diff, se, n1_out, n0_out, constant,
+):  # pragma: no cover - compiled  # fmt: skip
+    trials, n = entry.shape
+    looks = cuts.shape[1]
+    m = treatment.shape[0]
+    for b in range(trials):
+        for k in range(looks):
+            c = cuts[b, k]
+            count = 0
+            while count < n and entry[b, count] <= c:
+                count += 1
+            enrolled[b, k] = count
+            measured = 0  # patients whose outcome is measured by the cut: a prefix (entry is sorted)
+            while measured < n and entry[b, measured] + timepoint <= c:
+                measured += 1
+            for j in range(m):
+                arm_t = treatment[j]
+                arm_c = control[j]
+                n1 = 0
+                n0 = 0
+                sum1 = 0.0
+                sum0 = 0.0
+                lo1 = np.inf
+                hi1 = -np.inf
+                lo0 = np.inf
+                hi0 = -np.inf
+                for i in range(measured):
+                    if dropout[b, i] > timepoint:
+                        a = arm[b, i]
+                        v = y[b, i]
+                        if a == arm_t:
+                            n1 += 1
+                            sum1 += v
+                            lo1 = min(lo1, v)
+                            hi1 = max(hi1, v)
+                        elif a == arm_c:
+                            n0 += 1
+                            sum0 += v
+                            lo0 = min(lo0, v)
+                            hi0 = max(hi0, v)
+                mean1 = sum1 / max(n1, 1)
+                mean0 = sum0 / max(n0, 1)
+                # Within-arm sums of squares about the arm means (two-pass, numerically stable).
+                ss = 0.0
+                for i in range(measured):
+                    if dropout[b, i] > timepoint:
+                        a = arm[b, i]
+                        if a == arm_t:
+                            r = y[b, i] - mean1
+                            ss += r * r
+                        elif a == arm_c:
+                            r = y[b, i] - mean0
+                            ss += r * r
+                df = n1 + n0 - 2
+                pooled = ss / max(df, 1)
+                se[b, k, j] = np.sqrt(pooled * (1.0 / max(n1, 1) + 1.0 / max(n0, 1)))
+                diff[b, k, j] = mean1 - mean0
+                n1_out[b, k, j] = n1
+                n0_out[b, k, j] = n0
+                constant[b, k, j] = not (hi1 > lo1) and not (hi0 > lo0)
+
+
+@nb.njit(cache=True, nogil=True)
+def _sort_rows(time, order, scratch):  # pragma: no cover - compiled
+    trials, n = time.shape
+    buffer = np.empty(n + 1, dtype=np.int64)
+    for b in range(trials):
+        for i in range(n):
+            buffer[i] = i
+        _sort_by(buffer, n, time[b], scratch)
+        order[b, :] = buffer[:n]
+
+
+@nb.njit(cache=True, nogil=True)
+def _logrank_cut(time, sorted_order, event, group, valid, strata, n_strata, o_minus_e, var):  # pragma: no cover
+    trials, n = valid.shape
+    stratified = strata.shape[1] == n and n_strata > 1
+    order = np.empty(n + 1, dtype=np.int64)
+    at_risk = np.zeros(n_strata, dtype=np.int64)
+    at_risk1 = np.zeros(n_strata, dtype=np.int64)
+    g_size = np.zeros(n_strata, dtype=np.int64)
+    g_size1 = np.zeros(n_strata, dtype=np.int64)
+    g_d = np.zeros(n_strata, dtype=np.int64)
+    g_d1 = np.zeros(n_strata, dtype=np.int64)
+    touched = np.empty(n_strata, dtype=np.int64)
+    ome_s = np.zeros(n_strata)
+    var_s = np.zeros(n_strata)
+    e_n = np.empty(n + 2, dtype=np.int64)
+    e_n1 = np.empty(n + 2, dtype=np.int64)
+    e_d = np.empty(n + 2, dtype=np.int64)
+    e_d1 = np.empty(n + 2, dtype=np.int64)
+    for b in range(trials):
+        members = 0  # the valid patients, in order of time
+        for q in range(n):
+            i = sorted_order[b, q]
+            order[members] = i
+            members += valid[b, i]
+        row = time[b]
+        if not stratified:
+            # Tie groups of the sorted times: risk sets and events of those with events, then
+            # the log-rank sums over them (as in logrank.py).
+            nr = members
+            n1 = 0
+            for q in range(members):
+                n1 += group[b, order[q]]
+            groups = 0
+            group_t = -np.inf
+            g = 0
+            g1 = 0
+            d = 0
+            d1 = 0
+            for q in range(members + 1):
+                if q < members:
+                    i = order[q]
+                    t = row[i]
+                    treated = group[b, i]
+                    died = event[b, i]
+                else:
+                    t = np.inf  # flush the last group
+                    treated = False
+                    died = False
+                if t != group_t:
+                    e_n[groups] = nr
+                    e_n1[groups] = n1
+                    e_d[groups] = d
+                    e_d1[groups] = d1
+                    groups += d > 0
+                    nr -= g
+                    n1 -= g1
+                    g = 0
+                    g1 = 0
+                    d = 0
+                    d1 = 0
+                    group_t = t
+                g += 1
+                g1 += treated
+                d += died
+                d1 += died & treated
+            ome = 0.0
+            v_sum = 0.0
+            for u in range(groups):
+                nr = e_n[u]
+                d = e_d[u]
+                frac1 = e_n1[u] / max(nr, 1)
+                ome += e_d1[u] - d * frac1
+                v = (1.0 - frac1) * frac1
+                v *= d
+                v *= (nr - d) / max(nr - 1, 1)
+                v_sum += v
+            o_minus_e[b] = ome
+            var[b] = v_sum
+            continue
+        for s in range(n_strata):
+            at_risk[s] = 0
+            at_risk1[s] = 0
+            ome_s[s] = 0.0
+            var_s[s] = 0.0
+        for q in range(members):
+            i = order[q]
+            s = strata[b, i] if stratified else 0
+            at_risk[s] += 1
+            at_risk1[s] += group[b, i]
+        q = 0
+        while q < members:
+            t = row[order[q]]
+            n_touched = 0
+            while q < members and row[order[q]] == t:
+                i = order[q]
+                s = strata[b, i] if stratified else 0
+                if g_size[s] == 0:
+                    touched[n_touched] = s
+                    n_touched += 1
+                treated = group[b, i]
+                died = event[b, i]
+                g_size[s] += 1
+                g_size1[s] += treated
+                g_d[s] += died
+                g_d1[s] += died & treated
+                q += 1
+            for u in range(n_touched):
+                s = touched[u]
+                d = g_d[s]
+                if d > 0:
+                    nr = at_risk[s]
+                    frac1 = at_risk1[s] / max(nr, 1)
+                    ome_s[s] += g_d1[s] - d * frac1
+                    v = (1.0 - frac1) * frac1
+                    v *= d
+                    v *= (nr - d) / max(nr - 1, 1)
+                    var_s[s] += v
+                at_risk[s] -= g_size[s]
+                at_risk1[s] -= g_size1[s]
+                g_size[s] = 0
+                g_size1[s] = 0
+                g_d[s] = 0
+                g_d1[s] = 0
+        total_ome = 0.0
+        total_var = 0.0
+        for s in range(n_strata):
+            total_ome += ome_s[s]
+            total_var += var_s[s]
+        o_minus_e[b] = total_ome
+        var[b] = total_var
