@@ -14,6 +14,8 @@ demo: $(STAMP)
 		echo; $(VENV)/bin/trialsim show $$design || exit 1; \
 		$(VENV)/bin/trialsim simulate $$design --trials $(DEMO_TRIALS) --out results/$$(basename $$design .yaml) || exit 1; \
 	done
+	@echo
+	$(VENV)/bin/trialsim compare results/*/ --markdown results/comparison.md
 
 test: $(STAMP)
 	$(PY) -m ruff check .
