@@ -83,6 +83,8 @@ def dask_client(
             threads_per_worker=1,
             processes=True,
             memory_limit=memory_limit or MEMORY_LIMIT // n,
+            # One core each: the libraries' own thread pools would only fight over the cores.
+            env={"POLARS_MAX_THREADS": "1", "NUMBA_NUM_THREADS": "1"},
             dashboard_address=":0",  # a free port: the default 8787 may be taken by another cluster
             host="127.0.0.1",
         ) as cluster,
