@@ -8,13 +8,13 @@ columns the cohort has, and so on.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from trialsim.cohort.columns import cohort_columns
+from trialsim.design.errors import suggest
 from trialsim.design.expressions import ExpressionError, parse_expression
 from trialsim.design.model import (
     MEASURES_BY_TYPE,
@@ -38,12 +38,6 @@ class Finding:
     message: str
     key: bool = False  # point at the key of ``path`` rather than its value
     offset: int | None = None  # characters into a one-line scalar's text (expressions)
-
-
-def suggest(word: str, choices: object) -> str:
-    """``"; did you mean 'x'?"`` when a close match exists, else ``""``."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
