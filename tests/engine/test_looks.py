@@ -16,6 +16,7 @@ import pytest
 
 from trialsim.cohort.population import load_population
 from trialsim.design.load import load_design
+from trialsim.engine import block
 from trialsim.engine import looks as looks_kernel
 from trialsim.engine.block import Patients, analyse_looks, decide, draw_patients
 from trialsim.engine.diversity import enrolled_shares, standardized_difference
@@ -276,3 +277,22 @@ def test_compiled_logrank_matches_logrank(stratified, ties):
     for name in ("estimate", "se", "z"):
         np.testing.assert_allclose(getattr(fast, name), getattr(reference, name), rtol=1e-10, atol=1e-12)
     assert fast.degenerate[:3].all()
+
+
+@pytest.mark.parametrize("case", ["three arms, two comparisons, Holm", "stratified log-rank"])
+def test_subgroup_tests_in_one_pass_match_one_test_per_level(tmp_path, case):
+    # Each level against the reference (analyse per level and comparison, numpy log-rank), on ties too.
+    text = SURVIVAL.format(**SURVIVAL_CASES[case]).replace("  looks:", "  subgroups: [sex, race_ethnicity]\n  looks:")
+    plan = _plan(tmp_path, text)
+    assert len(plan.subgroups) > 2
+    p = draw_patients(plan, 40, np.random.default_rng(5))
+    tied = dataclasses.replace(p, outcome=np.round(p.outcome * 2) / 2)
+    for patients in (p, tied):
+        cut = analyse_looks(plan, patients).cuts[:, -1]
+        fast = block._subgroups(plan, patients, cut, np.arange(40))
+        reference = block._subgroups(plan, patients, cut, np.arange(40), fast=False)
+        assert fast.height == len(plan.subgroups) * len(plan.comparisons) * 40
+        floats = ["estimate", "z"]
+        assert fast.drop(floats).equals(reference.drop(floats))
+        for name in floats:
+            np.testing.assert_allclose(fast[name].to_numpy(), reference[name].to_numpy(), rtol=1e-10, atol=1e-12)

@@ -26,7 +26,6 @@ strata, several arms and unreached looks included.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numba as nb
@@ -34,7 +33,9 @@ import numpy as np
 
 from trialsim.engine.results import TestResult, _finish
 
-__all__ = ["LookAnalyses", "logrank_compiled", "supports", "supports_t_test", "survival_looks", "t_test_looks"]
+__all__ = [
+    "LookAnalyses", "logrank_compiled", "logrank_sets", "supports", "supports_t_test", "survival_looks", "t_test_looks",
+]  # fmt: skip
 
 LOOK_TIME, LOOK_EVENTS, LOOK_SUBJECTS = 0, 1, 2
 _KINDS = {"time": LOOK_TIME, "events": LOOK_EVENTS, "subjects": LOOK_SUBJECTS}
@@ -185,48 +186,74 @@ def logrank_compiled(
 ) -> TestResult:
     """:func:`trialsim.engine.logrank.logrank` on one data cut, compiled.
 
-    For the analyses that are not at a look (subgroups at the trial's last look). Same arguments
-    and results (to rounding) as the numpy function, which stays the reference; inputs are
-    trusted (no validation): they come from :func:`trialsim.engine.block.data_cut`.
-
-    Every trial's patients are sorted by time once per ``time`` array (the last one is kept per
-    thread), so the tests of the subgroups of one data cut, which differ only in ``valid``, each
-    cost one pass over the presorted patients.
+    Same arguments and results (to rounding) as the numpy function, which stays the reference;
+    inputs are trusted (no validation): they come from :func:`trialsim.engine.block.data_cut`.
     """
     valid = np.ascontiguousarray(valid, dtype=np.bool_)
-    trials, n = valid.shape
-    time = np.ascontiguousarray(time, dtype=np.float64)
-    event = np.ascontiguousarray(event, dtype=np.bool_)
-    group = np.ascontiguousarray(group, dtype=np.bool_)
     if strata is not None:
         strata = np.ascontiguousarray(strata)
         codes = np.unique(strata[valid]) if valid.any() else np.zeros(0, dtype=np.int64)
         dense = np.searchsorted(codes, strata).astype(np.int64) if codes.size else np.zeros_like(strata, np.int64)
         n_strata = max(int(codes.size), 1)
     else:
-        dense = np.zeros((1, 1), dtype=np.int64)
-        n_strata = 1
-    o_minus_e = np.empty(trials)
-    var = np.empty(trials)
-    _logrank_cut(time, _time_order(time), event, group, valid, dense, n_strata, o_minus_e, var)
+        dense, n_strata = None, 1
+    arm = np.ascontiguousarray(group, dtype=np.bool_).view(np.int8)  # treated: arm 1 against arm 0
+    return logrank_sets(time, event, arm, valid, [(1, 0)], strata=dense, n_strata=n_strata)
+
+
+def logrank_sets(
+    time: np.ndarray,
+    event: np.ndarray,
+    arm: np.ndarray,
+    valid: np.ndarray,
+    comparisons: list[tuple[int, int]],
+    *,
+    bits: np.ndarray | None = None,
+    levels: int = 1,
+    strata: np.ndarray | None = None,
+    n_strata: int = 1,
+) -> TestResult:
+    """The log-rank test of every comparison within every subgroup level, on one data cut.
+
+    Returns the tests in one :class:`~trialsim.engine.results.TestResult` of ``trials * L * m``
+    rows, in the C order of ``(trials, L, m)``.
+
+    Set (l, j) holds the ``valid`` patients of comparison j's two arms (``(treatment, control)``
+    arm indices) whose ``bits`` (``(trials, n)`` unsigned integers, bit l for level l) have bit
+    l; without ``bits``, every valid patient of the two arms (L = 1). ``strata``: ``(trials, n)``
+    codes ``0 .. n_strata - 1`` for the stratified test. Each trial's patients are sorted by time
+    once for every set. Same results (to rounding) as :func:`trialsim.engine.logrank.logrank`
+    on each set's mask; strata with no patient in a set add nothing (as if absent).
+
+    Examples
+    --------
+    >>> time = np.array([[1.0, 2.0, 3.0, 4.0]])
+    >>> event = np.array([[True, True, False, True]])
+    >>> arm = np.array([[0, 1, 0, 1]], dtype=np.int8)
+    >>> r = logrank_sets(time, event, arm, np.ones((1, 4), bool), [(1, 0)])
+    >>> r.z.shape, int(r.n[0]), int(r.events[0])
+    ((1,), 4, 3)
+    """
+    valid = np.ascontiguousarray(valid, dtype=np.bool_)
+    trials, n = valid.shape
+    time = np.ascontiguousarray(time, dtype=np.float64)
+    event = np.ascontiguousarray(event, dtype=np.bool_)
+    arm = np.ascontiguousarray(arm, dtype=np.int8)
+    treatment = np.array([t for t, _ in comparisons], dtype=np.int8)
+    control = np.array([c for _, c in comparisons], dtype=np.int8)
+    bits = np.zeros((1, 1), dtype=np.uint64) if bits is None else np.ascontiguousarray(bits, dtype=np.uint64)
+    strata = np.zeros((1, 1), dtype=np.int64) if strata is None else np.ascontiguousarray(strata, dtype=np.int64)
+    shape = (trials, levels, len(comparisons))
+    o_minus_e, var = np.empty(shape), np.empty(shape)
+    count, events = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
+    order = np.empty((trials, n), dtype=np.int64)
+    _sort_rows(time, order, _scratch(n))
+    _logrank_sets(time, order, event, arm, treatment, control, valid, bits, strata, n_strata, o_minus_e, var, count,
+                  events)  # fmt: skip
     degenerate = ~(var > 0)
     safe = np.where(degenerate, 1.0, var)
-    return _finish(o_minus_e / safe, 1.0 / np.sqrt(safe), o_minus_e / np.sqrt(safe), valid.sum(axis=1),
-                   (event & valid).sum(axis=1), degenerate)  # fmt: skip
-
-
-_last_order = threading.local()
-
-
-def _time_order(time: np.ndarray) -> np.ndarray:
-    """``(trials, n)``: each row's patients sorted by time, for the last ``time`` array of this thread."""
-    cached = getattr(_last_order, "value", None)
-    if cached is not None and cached[0] is time:
-        return cached[1]
-    order = np.empty(time.shape, dtype=np.int64)
-    _sort_rows(time, order, _scratch(time.shape[1]))
-    _last_order.value = (time, order)
-    return order
+    root = np.sqrt(safe)
+    return _finish(*(v.ravel() for v in (o_minus_e / safe, 1.0 / root, o_minus_e / root, count, events, degenerate)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -733,9 +760,23 @@ def _sort_rows(time, order, scratch):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def _logrank_cut(time, sorted_order, event, group, valid, strata, n_strata, o_minus_e, var):  # pragma: no cover
+def _logrank_sets(
+    time, sorted_order, event, arm, treatment, control, valid, bits, strata, n_strata, o_minus_e, var, count, events,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Log-rank sums of every set of patients of every trial: set (level l, comparison j) holds the valid
+    patients of arms ``treatment[j]`` and ``control[j]`` whose ``bits`` have bit l (every patient
+    when ``bits`` is (1, 1)); outputs (trials, L, m)."""
     trials, n = valid.shape
+    levels = o_minus_e.shape[1]
+    m = treatment.shape[0]
+    by_level = bits.shape[1] == n
     stratified = strata.shape[1] == n and n_strata > 1
+    # One trial's patients in order of time, contiguous: each set is a filtered pass over them.
+    s_time = np.empty(n)
+    s_arm = np.empty(n, dtype=np.int8)
+    s_event = np.empty(n, dtype=np.bool_)
+    s_bits = np.zeros(n, dtype=np.uint64)
+    s_stratum = np.zeros(n, dtype=np.int64)
     order = np.empty(n + 1, dtype=np.int64)
     at_risk = np.zeros(n_strata, dtype=np.int64)
     at_risk1 = np.zeros(n_strata, dtype=np.int64)
@@ -751,114 +792,135 @@ def _logrank_cut(time, sorted_order, event, group, valid, strata, n_strata, o_mi
     e_d = np.empty(n + 2, dtype=np.int64)
     e_d1 = np.empty(n + 2, dtype=np.int64)
     for b in range(trials):
-        members = 0  # the valid patients, in order of time
+        seen = 0  # the valid patients, sorted by time
         for q in range(n):
             i = sorted_order[b, q]
-            order[members] = i
-            members += valid[b, i]
-        row = time[b]
-        if not stratified:
-            # Tie groups of the sorted times: risk sets and events of those with events, then
-            # the log-rank sums over them (as in logrank.py).
-            nr = members
-            n1 = 0
-            for q in range(members):
-                n1 += group[b, order[q]]
-            groups = 0
-            group_t = -np.inf
-            g = 0
-            g1 = 0
-            d = 0
-            d1 = 0
-            for q in range(members + 1):
-                if q < members:
-                    i = order[q]
-                    t = row[i]
-                    treated = group[b, i]
-                    died = event[b, i]
-                else:
-                    t = np.inf  # flush the last group
-                    treated = False
-                    died = False
-                if t != group_t:
-                    e_n[groups] = nr
-                    e_n1[groups] = n1
-                    e_d[groups] = d
-                    e_d1[groups] = d1
-                    groups += d > 0
-                    nr -= g
-                    n1 -= g1
+            s_time[seen] = time[b, i]
+            s_arm[seen] = arm[b, i]
+            s_event[seen] = event[b, i]
+            if by_level:
+                s_bits[seen] = bits[b, i]
+            if stratified:
+                s_stratum[seen] = strata[b, i]
+            seen += valid[b, i]
+        for lv in range(levels):
+            for j in range(m):
+                arm_t = treatment[j]
+                arm_c = control[j]
+                members = 0  # the set's patients (positions in the sorted copy)
+                died_total = 0
+                for q in range(seen):
+                    a = s_arm[q]
+                    keep = (a == arm_t) | (a == arm_c)
+                    if by_level:
+                        keep &= ((s_bits[q] >> lv) & 1) == 1
+                    order[members] = q
+                    members += keep
+                    died_total += keep & s_event[q]
+                count[b, lv, j] = members
+                events[b, lv, j] = died_total
+                if not stratified:
+                    # Tie groups of the sorted times: risk sets and events of those with events, then
+                    # the log-rank sums over them (as in logrank.py).
+                    nr = members
+                    n1 = 0
+                    for q in range(members):
+                        n1 += s_arm[order[q]] == arm_t
+                    groups = 0
+                    group_t = -np.inf
                     g = 0
                     g1 = 0
                     d = 0
                     d1 = 0
-                    group_t = t
-                g += 1
-                g1 += treated
-                d += died
-                d1 += died & treated
-            ome = 0.0
-            v_sum = 0.0
-            for u in range(groups):
-                nr = e_n[u]
-                d = e_d[u]
-                frac1 = e_n1[u] / max(nr, 1)
-                ome += e_d1[u] - d * frac1
-                v = (1.0 - frac1) * frac1
-                v *= d
-                v *= (nr - d) / max(nr - 1, 1)
-                v_sum += v
-            o_minus_e[b] = ome
-            var[b] = v_sum
-            continue
-        for s in range(n_strata):
-            at_risk[s] = 0
-            at_risk1[s] = 0
-            ome_s[s] = 0.0
-            var_s[s] = 0.0
-        for q in range(members):
-            i = order[q]
-            s = strata[b, i] if stratified else 0
-            at_risk[s] += 1
-            at_risk1[s] += group[b, i]
-        q = 0
-        while q < members:
-            t = row[order[q]]
-            n_touched = 0
-            while q < members and row[order[q]] == t:
-                i = order[q]
-                s = strata[b, i] if stratified else 0
-                if g_size[s] == 0:
-                    touched[n_touched] = s
-                    n_touched += 1
-                treated = group[b, i]
-                died = event[b, i]
-                g_size[s] += 1
-                g_size1[s] += treated
-                g_d[s] += died
-                g_d1[s] += died & treated
-                q += 1
-            for u in range(n_touched):
-                s = touched[u]
-                d = g_d[s]
-                if d > 0:
-                    nr = at_risk[s]
-                    frac1 = at_risk1[s] / max(nr, 1)
-                    ome_s[s] += g_d1[s] - d * frac1
-                    v = (1.0 - frac1) * frac1
-                    v *= d
-                    v *= (nr - d) / max(nr - 1, 1)
-                    var_s[s] += v
-                at_risk[s] -= g_size[s]
-                at_risk1[s] -= g_size1[s]
-                g_size[s] = 0
-                g_size1[s] = 0
-                g_d[s] = 0
-                g_d1[s] = 0
-        total_ome = 0.0
-        total_var = 0.0
-        for s in range(n_strata):
-            total_ome += ome_s[s]
-            total_var += var_s[s]
-        o_minus_e[b] = total_ome
-        var[b] = total_var
+                    for q in range(members + 1):
+                        if q < members:
+                            i = order[q]
+                            t = s_time[i]
+                            treated = s_arm[i] == arm_t
+                            died = s_event[i]
+                        else:
+                            t = np.inf  # flush the last group
+                            treated = False
+                            died = False
+                        if t != group_t:
+                            e_n[groups] = nr
+                            e_n1[groups] = n1
+                            e_d[groups] = d
+                            e_d1[groups] = d1
+                            groups += d > 0
+                            nr -= g
+                            n1 -= g1
+                            g = 0
+                            g1 = 0
+                            d = 0
+                            d1 = 0
+                            group_t = t
+                        g += 1
+                        g1 += treated
+                        d += died
+                        d1 += died & treated
+                    ome = 0.0
+                    v_sum = 0.0
+                    for u in range(groups):
+                        nr = e_n[u]
+                        d = e_d[u]
+                        frac1 = e_n1[u] / max(nr, 1)
+                        ome += e_d1[u] - d * frac1
+                        v = (1.0 - frac1) * frac1
+                        v *= d
+                        v *= (nr - d) / max(nr - 1, 1)
+                        v_sum += v
+                    o_minus_e[b, lv, j] = ome
+                    var[b, lv, j] = v_sum
+                    continue
+                for s in range(n_strata):
+                    at_risk[s] = 0
+                    at_risk1[s] = 0
+                    ome_s[s] = 0.0
+                    var_s[s] = 0.0
+                for q in range(members):
+                    i = order[q]
+                    s = s_stratum[i]
+                    at_risk[s] += 1
+                    at_risk1[s] += s_arm[i] == arm_t
+                q = 0
+                while q < members:
+                    t = s_time[order[q]]
+                    n_touched = 0
+                    while q < members and s_time[order[q]] == t:
+                        i = order[q]
+                        s = s_stratum[i]
+                        if g_size[s] == 0:
+                            touched[n_touched] = s
+                            n_touched += 1
+                        treated = s_arm[i] == arm_t
+                        died = s_event[i]
+                        g_size[s] += 1
+                        g_size1[s] += treated
+                        g_d[s] += died
+                        g_d1[s] += died & treated
+                        q += 1
+                    for u in range(n_touched):
+                        s = touched[u]
+                        d = g_d[s]
+                        if d > 0:
+                            nr = at_risk[s]
+                            frac1 = at_risk1[s] / max(nr, 1)
+                            ome_s[s] += g_d1[s] - d * frac1
+                            v = (1.0 - frac1) * frac1
+                            v *= d
+                            v *= (nr - d) / max(nr - 1, 1)
+                            var_s[s] += v
+                        at_risk[s] -= g_size[s]
+                        at_risk1[s] -= g_size1[s]
+                        g_size[s] = 0
+                        g_size1[s] = 0
+                        g_d[s] = 0
+                        g_d1[s] = 0
+                total_ome = 0.0
+                total_var = 0.0
+                for s in range(n_strata):
+                    total_ome += ome_s[s]
+                    total_var += var_s[s]
+                o_minus_e[b, lv, j] = total_ome
+                var[b, lv, j] = total_var
