@@ -445,24 +445,7 @@ def _survival_looks(
     xb = np.empty(n + 1)
     fb = np.empty(n + 1, dtype=np.int64)
     sb = np.zeros(n + 1, dtype=np.int64)
-    mx = np.empty(n + 1)
-    mf = np.empty(n + 1, dtype=np.int64)
-    ms = np.zeros(n + 1, dtype=np.int64)
-    # Tie groups with events (unstratified): risk sets and events.
-    e_n = np.empty(n + 2, dtype=np.int64)
-    e_n1 = np.empty(n + 2, dtype=np.int64)
-    e_d = np.empty(n + 2, dtype=np.int64)
-    e_d1 = np.empty(n + 2, dtype=np.int64)
-    # Per-stratum risk sets and the current tie group (stratified tests).
-    at_risk = np.zeros(n_strata, dtype=np.int64)
-    at_risk1 = np.zeros(n_strata, dtype=np.int64)
-    g_size = np.zeros(n_strata, dtype=np.int64)
-    g_size1 = np.zeros(n_strata, dtype=np.int64)
-    g_d = np.zeros(n_strata, dtype=np.int64)
-    g_d1 = np.zeros(n_strata, dtype=np.int64)
-    touched = np.empty(n_strata, dtype=np.int64)
-    ome_s = np.zeros(n_strata)
-    var_s = np.zeros(n_strata)
+    work = _work(n, n_strata)
 
     for b in range(trials):
         # -- 1. calendar events and the cuts of the looks -----------------------------------
@@ -535,7 +518,6 @@ def _survival_looks(
                 arm_c = control[j]
                 # Seen at y, in order of y.
                 wa = 0
-                treated_total = 0
                 for q in range(seen):
                     a = s_arm[q]
                     treated = a == arm_t
@@ -548,7 +530,6 @@ def _survival_looks(
                     if stratified:
                         sa[wa] = s_stratum[q]
                     wa += keep
-                    treated_total += keep & treated
                 # Censored at the cut, in order of c - entry: the last enrolled first.
                 wb = 0
                 for i in range(in_trial - 1, -1, -1):
@@ -561,127 +542,11 @@ def _survival_looks(
                     if stratified:
                         sb[wb] = strata[b, i]
                     wb += keep
-                    treated_total += keep & treated
                 xa[wa] = inf
                 xb[wb] = inf
                 total = wa + wb
                 analysed[b, k, j] = total
-                if not stratified:
-                    # Merge the two lists and sweep the tie groups of the merged times as they
-                    # come: the log-rank sums as in logrank.py, added group by group.
-                    nr = total
-                    n1 = treated_total
-                    ome = 0.0
-                    v_sum = 0.0
-                    ia = 0
-                    ib = 0
-                    group_x = -inf
-                    g = 0
-                    g1 = 0
-                    d = 0
-                    d1 = 0
-                    groups = 0  # tie groups with events, and their risk sets
-                    for q in range(total + 1):
-                        if q < total:
-                            va = xa[ia]
-                            vb = xb[ib]
-                            take_a = va <= vb
-                            x = va if take_a else vb
-                            f = fa[ia] if take_a else fb[ib]
-                            ia += take_a
-                            ib += 1 - take_a
-                        else:
-                            x = inf  # flush the last group
-                            f = 0
-                        if x != group_x:
-                            e_n[groups] = nr
-                            e_n1[groups] = n1
-                            e_d[groups] = d
-                            e_d1[groups] = d1
-                            groups += d > 0
-                            nr -= g
-                            n1 -= g1
-                            g = 0
-                            g1 = 0
-                            d = 0
-                            d1 = 0
-                            group_x = x
-                        g += 1
-                        g1 += f & 1
-                        d += f >> 1
-                        d1 += (f >> 1) & f
-                    for u in range(groups):
-                        nr = e_n[u]
-                        d = e_d[u]
-                        frac1 = e_n1[u] / max(nr, 1)
-                        ome += e_d1[u] - d * frac1
-                        v = (1.0 - frac1) * frac1
-                        v *= d
-                        v *= (nr - d) / max(nr - 1, 1)
-                        v_sum += v
-                    o_minus_e[b, k, j] = ome
-                    var[b, k, j] = v_sum
-                    continue
-                ia = 0
-                ib = 0
-                for q in range(total):
-                    va = xa[ia]
-                    vb = xb[ib]
-                    take_a = va <= vb
-                    mx[q] = va if take_a else vb
-                    mf[q] = fa[ia] if take_a else fb[ib]
-                    ms[q] = sa[ia] if take_a else sb[ib]
-                    ia += take_a
-                    ib += 1 - take_a
-                # Stratified: risk sets per stratum, sums per stratum, added in stratum order.
-                for s in range(n_strata):
-                    at_risk[s] = 0
-                    at_risk1[s] = 0
-                    ome_s[s] = 0.0
-                    var_s[s] = 0.0
-                for q in range(total):
-                    s = ms[q]
-                    at_risk[s] += 1
-                    at_risk1[s] += mf[q] & 1
-                q = 0
-                while q < total:
-                    t = mx[q]
-                    n_touched = 0
-                    while q < total and mx[q] == t:
-                        s = ms[q]
-                        f = mf[q]
-                        if g_size[s] == 0:
-                            touched[n_touched] = s
-                            n_touched += 1
-                        g_size[s] += 1
-                        g_size1[s] += f & 1
-                        g_d[s] += f >> 1
-                        g_d1[s] += (f >> 1) & f
-                        q += 1
-                    for u in range(n_touched):
-                        s = touched[u]
-                        d = g_d[s]
-                        if d > 0:
-                            nr = at_risk[s]
-                            frac1 = at_risk1[s] / max(nr, 1)
-                            ome_s[s] += g_d1[s] - d * frac1
-                            v = (1.0 - frac1) * frac1
-                            v *= d
-                            v *= (nr - d) / max(nr - 1, 1)
-                            var_s[s] += v
-                        at_risk[s] -= g_size[s]
-                        at_risk1[s] -= g_size1[s]
-                        g_size[s] = 0
-                        g_size1[s] = 0
-                        g_d[s] = 0
-                        g_d1[s] = 0
-                total_ome = 0.0
-                total_var = 0.0
-                for s in range(n_strata):
-                    total_ome += ome_s[s]
-                    total_var += var_s[s]
-                o_minus_e[b, k, j] = total_ome
-                var[b, k, j] = total_var
+                o_minus_e[b, k, j], var[b, k, j] = _tie_sums(xa, fa, sa, wa, xb, fb, sb, wb, stratified, work)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -771,28 +636,21 @@ def _logrank_sets(
     m = treatment.shape[0]
     by_level = bits.shape[1] == n
     stratified = strata.shape[1] == n and n_strata > 1
-    # One trial's patients in order of time, contiguous: each set is a filtered pass over them.
+    # One trial's valid patients in order of time, contiguous: each set is a filtered pass over them.
     s_time = np.empty(n)
     s_arm = np.empty(n, dtype=np.int8)
-    s_event = np.empty(n, dtype=np.bool_)
+    s_event = np.empty(n, dtype=np.int64)
     s_bits = np.zeros(n, dtype=np.uint64)
     s_stratum = np.zeros(n, dtype=np.int64)
-    order = np.empty(n + 1, dtype=np.int64)
-    at_risk = np.zeros(n_strata, dtype=np.int64)
-    at_risk1 = np.zeros(n_strata, dtype=np.int64)
-    g_size = np.zeros(n_strata, dtype=np.int64)
-    g_size1 = np.zeros(n_strata, dtype=np.int64)
-    g_d = np.zeros(n_strata, dtype=np.int64)
-    g_d1 = np.zeros(n_strata, dtype=np.int64)
-    touched = np.empty(n_strata, dtype=np.int64)
-    ome_s = np.zeros(n_strata)
-    var_s = np.zeros(n_strata)
-    e_n = np.empty(n + 2, dtype=np.int64)
-    e_n1 = np.empty(n + 2, dtype=np.int64)
-    e_d = np.empty(n + 2, dtype=np.int64)
-    e_d1 = np.empty(n + 2, dtype=np.int64)
+    # One set: times, flags (1 treated, 2 event) and strata; and an empty second list for _tie_sums.
+    mx = np.empty(n + 1)
+    mf = np.empty(n + 1, dtype=np.int64)
+    ms = np.zeros(n + 1, dtype=np.int64)
+    none = np.full(1, np.inf)
+    none_flags = np.zeros(1, dtype=np.int64)
+    work = _work(n, n_strata)
     for b in range(trials):
-        seen = 0  # the valid patients, sorted by time
+        seen = 0
         for q in range(n):
             i = sorted_order[b, q]
             s_time[seen] = time[b, i]
@@ -807,120 +665,164 @@ def _logrank_sets(
             for j in range(m):
                 arm_t = treatment[j]
                 arm_c = control[j]
-                members = 0  # the set's patients (positions in the sorted copy)
-                died_total = 0
+                members = 0
+                died = 0
                 for q in range(seen):
                     a = s_arm[q]
                     keep = (a == arm_t) | (a == arm_c)
                     if by_level:
                         keep &= ((s_bits[q] >> lv) & 1) == 1
-                    order[members] = q
+                    mx[members] = s_time[q]
+                    mf[members] = (a == arm_t) + 2 * s_event[q]
+                    ms[members] = s_stratum[q]
                     members += keep
-                    died_total += keep & s_event[q]
+                    died += keep & (s_event[q] == 1)
                 count[b, lv, j] = members
-                events[b, lv, j] = died_total
-                if not stratified:
-                    # Tie groups of the sorted times: risk sets and events of those with events, then
-                    # the log-rank sums over them (as in logrank.py).
-                    nr = members
-                    n1 = 0
-                    for q in range(members):
-                        n1 += s_arm[order[q]] == arm_t
-                    groups = 0
-                    group_t = -np.inf
-                    g = 0
-                    g1 = 0
-                    d = 0
-                    d1 = 0
-                    for q in range(members + 1):
-                        if q < members:
-                            i = order[q]
-                            t = s_time[i]
-                            treated = s_arm[i] == arm_t
-                            died = s_event[i]
-                        else:
-                            t = np.inf  # flush the last group
-                            treated = False
-                            died = False
-                        if t != group_t:
-                            e_n[groups] = nr
-                            e_n1[groups] = n1
-                            e_d[groups] = d
-                            e_d1[groups] = d1
-                            groups += d > 0
-                            nr -= g
-                            n1 -= g1
-                            g = 0
-                            g1 = 0
-                            d = 0
-                            d1 = 0
-                            group_t = t
-                        g += 1
-                        g1 += treated
-                        d += died
-                        d1 += died & treated
-                    ome = 0.0
-                    v_sum = 0.0
-                    for u in range(groups):
-                        nr = e_n[u]
-                        d = e_d[u]
-                        frac1 = e_n1[u] / max(nr, 1)
-                        ome += e_d1[u] - d * frac1
-                        v = (1.0 - frac1) * frac1
-                        v *= d
-                        v *= (nr - d) / max(nr - 1, 1)
-                        v_sum += v
-                    o_minus_e[b, lv, j] = ome
-                    var[b, lv, j] = v_sum
-                    continue
-                for s in range(n_strata):
-                    at_risk[s] = 0
-                    at_risk1[s] = 0
-                    ome_s[s] = 0.0
-                    var_s[s] = 0.0
-                for q in range(members):
-                    i = order[q]
-                    s = s_stratum[i]
-                    at_risk[s] += 1
-                    at_risk1[s] += s_arm[i] == arm_t
-                q = 0
-                while q < members:
-                    t = s_time[order[q]]
-                    n_touched = 0
-                    while q < members and s_time[order[q]] == t:
-                        i = order[q]
-                        s = s_stratum[i]
-                        if g_size[s] == 0:
-                            touched[n_touched] = s
-                            n_touched += 1
-                        treated = s_arm[i] == arm_t
-                        died = s_event[i]
-                        g_size[s] += 1
-                        g_size1[s] += treated
-                        g_d[s] += died
-                        g_d1[s] += died & treated
-                        q += 1
-                    for u in range(n_touched):
-                        s = touched[u]
-                        d = g_d[s]
-                        if d > 0:
-                            nr = at_risk[s]
-                            frac1 = at_risk1[s] / max(nr, 1)
-                            ome_s[s] += g_d1[s] - d * frac1
-                            v = (1.0 - frac1) * frac1
-                            v *= d
-                            v *= (nr - d) / max(nr - 1, 1)
-                            var_s[s] += v
-                        at_risk[s] -= g_size[s]
-                        at_risk1[s] -= g_size1[s]
-                        g_size[s] = 0
-                        g_size1[s] = 0
-                        g_d[s] = 0
-                        g_d1[s] = 0
-                total_ome = 0.0
-                total_var = 0.0
-                for s in range(n_strata):
-                    total_ome += ome_s[s]
-                    total_var += var_s[s]
-                o_minus_e[b, lv, j] = total_ome
-                var[b, lv, j] = total_var
+                events[b, lv, j] = died
+                mx[members] = np.inf
+                o_minus_e[b, lv, j], var[b, lv, j] = _tie_sums(mx, mf, ms, members, none, none_flags, none_flags, 0,
+                                                               stratified, work)  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
+def _work(n, n_strata):  # pragma: no cover - compiled
+    """Scratch of :func:`_tie_sums` for up to ``n`` patients and ``n_strata`` strata."""
+    return (
+        np.empty(n + 2, dtype=np.int64),  # tie groups with events: risk set,
+        np.empty(n + 2, dtype=np.int64),  # treated in the risk set,
+        np.empty(n + 2, dtype=np.int64),  # events,
+        np.empty(n + 2, dtype=np.int64),  # treated events
+        np.zeros(n_strata, dtype=np.int64),  # per stratum: at risk,
+        np.zeros(n_strata, dtype=np.int64),  # treated at risk,
+        np.zeros(n_strata, dtype=np.int64),  # the current tie group: size,
+        np.zeros(n_strata, dtype=np.int64),  # treated,
+        np.zeros(n_strata, dtype=np.int64),  # events,
+        np.zeros(n_strata, dtype=np.int64),  # treated events
+        np.empty(n_strata, dtype=np.int64),  # strata in the current tie group
+        np.zeros(n_strata),  # O - E per stratum
+        np.zeros(n_strata),  # V per stratum
+    )
+
+
+@nb.njit(cache=True, nogil=True)
+def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no cover - compiled
+    """Log-rank ``O1 - E1`` and ``V`` over two lists of patients each sorted by time, merged as they are read:
+    times ``x``, flags ``f`` (1 treated, 2 event) and, when ``stratified``, stratum codes ``s``; ``xa[na]``
+    and ``xb[nb]`` are +inf. The sums of :mod:`trialsim.engine.logrank`, added tie group by tie group
+    (per stratum, strata added in code order)."""
+    e_n, e_n1, e_d, e_d1, at_risk, at_risk1, g_size, g_size1, g_d, g_d1, touched, ome_s, var_s = work
+    total = na + nb
+    ia = 0
+    ib = 0
+    if not stratified:
+        # Risk sets and events of the tie groups with events, then the sums over them.
+        nr = total
+        n1 = 0
+        for q in range(na):
+            n1 += fa[q] & 1
+        for q in range(nb):
+            n1 += fb[q] & 1
+        groups = 0
+        group_x = -np.inf
+        g = 0
+        g1 = 0
+        d = 0
+        d1 = 0
+        for q in range(total + 1):
+            if q < total:
+                va = xa[ia]
+                vb = xb[ib]
+                take_a = va <= vb
+                t = va if take_a else vb
+                flag = fa[ia] if take_a else fb[ib]
+                ia += take_a
+                ib += 1 - take_a
+            else:
+                t = np.inf  # flush the last group
+                flag = 0
+            if t != group_x:
+                e_n[groups] = nr
+                e_n1[groups] = n1
+                e_d[groups] = d
+                e_d1[groups] = d1
+                groups += d > 0
+                nr -= g
+                n1 -= g1
+                g = 0
+                g1 = 0
+                d = 0
+                d1 = 0
+                group_x = t
+            g += 1
+            g1 += flag & 1
+            d += flag >> 1
+            d1 += (flag >> 1) & flag
+        ome = 0.0
+        v_sum = 0.0
+        for u in range(groups):
+            nr = e_n[u]
+            d = e_d[u]
+            frac1 = e_n1[u] / max(nr, 1)
+            ome += e_d1[u] - d * frac1
+            v = (1.0 - frac1) * frac1
+            v *= d
+            v *= (nr - d) / max(nr - 1, 1)
+            v_sum += v
+        return ome, v_sum
+    n_strata = at_risk.shape[0]
+    for s in range(n_strata):
+        at_risk[s] = 0
+        at_risk1[s] = 0
+        ome_s[s] = 0.0
+        var_s[s] = 0.0
+    for q in range(na):
+        at_risk[sa[q]] += 1
+        at_risk1[sa[q]] += fa[q] & 1
+    for q in range(nb):
+        at_risk[sb[q]] += 1
+        at_risk1[sb[q]] += fb[q] & 1
+    q = 0
+    while q < total:
+        t = min(xa[ia], xb[ib])
+        n_touched = 0
+        while q < total:
+            va = xa[ia]
+            vb = xb[ib]
+            take_a = va <= vb
+            if (va if take_a else vb) != t:
+                break
+            s = sa[ia] if take_a else sb[ib]
+            flag = fa[ia] if take_a else fb[ib]
+            ia += take_a
+            ib += 1 - take_a
+            if g_size[s] == 0:
+                touched[n_touched] = s
+                n_touched += 1
+            g_size[s] += 1
+            g_size1[s] += flag & 1
+            g_d[s] += flag >> 1
+            g_d1[s] += (flag >> 1) & flag
+            q += 1
+        for u in range(n_touched):
+            s = touched[u]
+            d = g_d[s]
+            if d > 0:
+                nr = at_risk[s]
+                frac1 = at_risk1[s] / max(nr, 1)
+                ome_s[s] += g_d1[s] - d * frac1
+                v = (1.0 - frac1) * frac1
+                v *= d
+                v *= (nr - d) / max(nr - 1, 1)
+                var_s[s] += v
+            at_risk[s] -= g_size[s]
+            at_risk1[s] -= g_size1[s]
+            g_size[s] = 0
+            g_size1[s] = 0
+            g_d[s] = 0
+            g_d1[s] = 0
+    total_ome = 0.0
+    total_var = 0.0
+    for s in range(n_strata):
+        total_ome += ome_s[s]
+        total_var += var_s[s]
+    return total_ome, total_var
