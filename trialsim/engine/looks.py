@@ -246,10 +246,8 @@ def logrank_sets(
     shape = (trials, levels, len(comparisons))
     o_minus_e, var = np.empty(shape), np.empty(shape)
     count, events = np.empty(shape, dtype=np.int64), np.empty(shape, dtype=np.int64)
-    order = np.empty((trials, n), dtype=np.int64)
-    _sort_rows(time, order, _scratch(n))
-    _logrank_sets(time, order, event, arm, treatment, control, valid, bits, strata, n_strata, o_minus_e, var, count,
-                  events)  # fmt: skip
+    _logrank_sets(time, event, arm, treatment, control, valid, bits, strata, n_strata, o_minus_e, var, count, events,
+                  _scratch(n))  # fmt: skip
     degenerate = ~(var > 0)
     safe = np.where(degenerate, 1.0, var)
     root = np.sqrt(safe)
@@ -614,19 +612,8 @@ def _t_test_looks(
 
 
 @nb.njit(cache=True, nogil=True)
-def _sort_rows(time, order, scratch):  # pragma: no cover - compiled
-    trials, n = time.shape
-    buffer = np.empty(n + 1, dtype=np.int64)
-    for b in range(trials):
-        for i in range(n):
-            buffer[i] = i
-        _sort_by(buffer, n, time[b], scratch)
-        order[b, :] = buffer[:n]
-
-
-@nb.njit(cache=True, nogil=True)
 def _logrank_sets(
-    time, sorted_order, event, arm, treatment, control, valid, bits, strata, n_strata, o_minus_e, var, count, events,
+    time, event, arm, treatment, control, valid, bits, strata, n_strata, o_minus_e, var, count, events, scratch,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Log-rank sums of every set of patients of every trial: set (level l, comparison j) holds the valid
     patients of arms ``treatment[j]`` and ``control[j]`` whose ``bits`` have bit l (every patient
@@ -649,18 +636,22 @@ def _logrank_sets(
     none = np.full(1, np.inf)
     none_flags = np.zeros(1, dtype=np.int64)
     work = _work(n, n_strata)
+    order = np.empty(n + 1, dtype=np.int64)
     for b in range(trials):
         seen = 0
-        for q in range(n):
-            i = sorted_order[b, q]
-            s_time[seen] = time[b, i]
-            s_arm[seen] = arm[b, i]
-            s_event[seen] = event[b, i]
-            if by_level:
-                s_bits[seen] = bits[b, i]
-            if stratified:
-                s_stratum[seen] = strata[b, i]
+        for i in range(n):
+            order[seen] = i
             seen += valid[b, i]
+        _sort_by(order, seen, time[b], scratch)
+        for q in range(seen):
+            i = order[q]
+            s_time[q] = time[b, i]
+            s_arm[q] = arm[b, i]
+            s_event[q] = event[b, i]
+            if by_level:
+                s_bits[q] = bits[b, i]
+            if stratified:
+                s_stratum[q] = strata[b, i]
         for lv in range(levels):
             for j in range(m):
                 arm_t = treatment[j]
