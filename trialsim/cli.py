@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from trialsim.cohort.cli import cohort_app
+from trialsim.console import check_files, emit_text
 from trialsim.dashboard import dashboard_command
 from trialsim.design.load import DesignError, load_design
 from trialsim.design.schema import design_schema
@@ -27,18 +27,7 @@ def validate(
     files: Annotated[list[str], typer.Argument(help="Design files (YAML).", show_default=False)],
 ) -> None:
     """Check design files; print FILE:LINE:COL: message for every problem (exit 2 if any)."""
-    failed = False
-    for file in files:
-        try:
-            design = load_design(file)
-        except DesignError as exc:
-            failed = True
-            for problem in exc.problems:
-                typer.echo(str(problem), err=True)
-            continue
-        typer.echo(f"{file}: ok ({design.name}, scenarios: {', '.join(design.scenarios)})")
-    if failed:
-        raise typer.Exit(2)
+    check_files(files, load_design, DesignError, lambda d: f"{d.name}, scenarios: {', '.join(d.scenarios)}")
 
 
 @app.command()
@@ -46,13 +35,7 @@ def schema(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
 ) -> None:
     """Print the JSON Schema of the design format (for editors' completion)."""
-    text = json.dumps(design_schema(), indent=2) + "\n"
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
+    emit_text(json.dumps(design_schema(), indent=2) + "\n", out)
 
 
 @app.command()

@@ -11,43 +11,23 @@ expected text. Learned specs in the corpus read their seed data from tests/cohor
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.corpus import assert_clean_report, expectation
 from trialsim.cohort.cli import cohort_app
 from trialsim.cohort.spec import CohortError, load_cohort_spec
 
 HERE = Path(__file__).resolve().parent
 CORPUS = sorted((HERE / "broken").glob("*.yaml"))
-EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.+)$")
-LINE = re.compile(r"^\S+:\d+:\d+: .+")
 
 runner = CliRunner()
 
 
 def validate(*paths: str | Path) -> Result:
     return runner.invoke(cohort_app, ["validate", *(str(p) for p in paths)])
-
-
-def expectation(path: Path) -> tuple[int, int, str]:
-    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-    match = EXPECT.match(first)
-    assert match, f"{path.name}: the first line must be '# expect: LINE:COL: message', got {first!r}"
-    return int(match.group(1)), int(match.group(2)), match.group(3)
-
-
-def assert_clean_report(result: Result) -> list[str]:
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines, "no problem was reported"
-    bad = [line for line in lines if not LINE.match(line)]
-    assert not bad, f"lines not in FILE:LINE:COL: message form: {bad}"
-    return lines
 
 
 def test_corpus_covers_the_kinds_of_mistake() -> None:

@@ -11,12 +11,12 @@ expected position and contain the expected text.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.corpus import assert_clean_report, expectation
 from trialsim.cli import app
 from trialsim.design.load import DesignError, load_design
 
@@ -26,33 +26,12 @@ DESIGNS = HERE.parents[1] / "designs"
 CORPUS = sorted(BROKEN.glob("*.yaml"))
 EXAMPLES = sorted(DESIGNS.glob("*.yaml"))
 
-EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.+)$")
-LINE = re.compile(r"^\S+:\d+:\d+: .+")
 
 runner = CliRunner()
 
 
 def validate(*paths: str | Path) -> Result:
     return runner.invoke(app, ["validate", *(str(p) for p in paths)])
-
-
-def expectation(path: Path) -> tuple[int, int, str]:
-    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-    match = EXPECT.match(first)
-    assert match, f"{path.name}: the first line must be '# expect: LINE:COL: message', got {first!r}"
-    return int(match.group(1)), int(match.group(2)), match.group(3)
-
-
-def assert_clean_report(result: Result) -> list[str]:
-    """Exit 2, nothing crashed, and every line on stderr is ``FILE:LINE:COL: message``."""
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines, "no problem was reported"
-    bad = [line for line in lines if not LINE.match(line)]
-    assert not bad, f"lines not in FILE:LINE:COL: message form: {bad}"
-    return lines
 
 
 def test_corpus_is_large_enough() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ import typer
 
 from trialsim.cohort.population import DEFAULT_SIZE
 from trialsim.cohort.reference import SPEC_SUFFIXES, TABLE_SUFFIXES, resolve_cohort
+from trialsim.console import check_files, emit_text
 from trialsim.design.source import SourceError
 
 cohort_app = typer.Typer(
@@ -93,18 +93,10 @@ def validate(
     """Check cohort specs; print FILE:LINE:COL: message for every problem (exit 2 if any)."""
     from trialsim.cohort.spec import CohortError, load_cohort_spec
 
-    failed = False
-    for file in files:
-        try:
-            spec = load_cohort_spec(file)
-        except CohortError as exc:
-            failed = True
-            for problem in exc.problems:
-                typer.echo(str(problem), err=True)
-            continue
-        typer.echo(f"{file}: ok ({spec.name}, {len(spec.columns)} columns: {', '.join(spec.columns)})")
-    if failed:
-        raise typer.Exit(2)
+    def ok(spec) -> str:
+        return f"{spec.name}, {len(spec.columns)} columns: {', '.join(spec.columns)}"
+
+    check_files(files, load_cohort_spec, CohortError, ok)
 
 
 @cohort_app.command()
@@ -114,13 +106,7 @@ def schema(
     """Print the JSON Schema of the cohort spec format (for editors' completion)."""
     from trialsim.cohort.schema import cohort_schema
 
-    text = json.dumps(cohort_schema(), indent=2) + "\n"
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
+    emit_text(json.dumps(cohort_schema(), indent=2) + "\n", out)
 
 
 def column_summaries(frame: pl.DataFrame) -> dict[str, Any]:
