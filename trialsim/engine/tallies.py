@@ -18,6 +18,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from trialsim.engine.prefetch import prefetch_row
+
 __all__ = ["enrolled_tallies"]
 
 # Packed matrices of the most recently used pools (a plan's arrays live as long as the plan).
@@ -149,6 +151,10 @@ def enrolled_tallies(
     return [counts[:, offsets[d] : offsets[d + 1]] for d in range(len(codes))], sums[:, :n_columns]
 
 
+# Patients ahead whose pool rows are prefetched (best of 4-24 measured with cold caches).
+_AHEAD = 8
+
+
 @nb.njit(cache=True, nogil=True)
 def _tally(index, enrolled, joint, codes, offsets, values, missing, counts, sums):  # pragma: no cover - compiled
     trials, n = index.shape
@@ -157,6 +163,13 @@ def _tally(index, enrolled, joint, codes, offsets, values, missing, counts, sums
     n_values = values.shape[1]
     for b in range(trials):
         for i in range(n):
+            if i + _AHEAD < n:
+                ahead = index[b, i + _AHEAD]
+                prefetch_row(values, ahead)
+                if use_joint:
+                    prefetch_row(joint, ahead)
+                else:
+                    prefetch_row(codes, ahead)
             row = index[b, i]
             if enrolled[b, i]:
                 if use_joint:
