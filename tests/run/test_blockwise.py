@@ -1,5 +1,6 @@
 """The summary accumulated block by block (trialsim.run.blockwise) is summarise() on the whole tables."""
 
+import json
 import math
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import polars as pl
 import pytest
 
 import trialsim
-from trialsim.run.blockwise import BlockwiseSummary, Moments
+from trialsim.run.blockwise import BlockwiseSummary, Moments, block_moments
+from trialsim.run.seeds import TRIALS_PER_BLOCK
 from trialsim.run.summary import summarise
 
 DESIGNS = sorted(str(p) for p in Path("designs").glob("*.yaml"))
@@ -47,11 +49,39 @@ def test_moments_merge_blocks_exactly():
     rng = np.random.default_rng(1)
     x = rng.normal(1e3, 1.0, 10_001)
     m = Moments()
-    for part in np.array_split(x, 7):
-        m.add(part)
-    assert m.n == len(x) and m.mean == pytest.approx(x.mean(), rel=1e-14)
-    assert m.se == pytest.approx(x.std(ddof=1) / math.sqrt(len(x)), rel=1e-10)
-    assert math.isnan(Moments().as_mean()["value"]) and Moments().as_proportion()["se"] != 0
+    starts = np.array([0, 1500, 3000, 5000, 6000, 8000, 9000])
+    m.merge(["x"], *block_moments(x[:, None], starts))
+    assert m.as_mean("x")["value"] == pytest.approx(x.mean(), rel=1e-14)
+    assert m.as_mean("x")["se"] == pytest.approx(x.std(ddof=1) / math.sqrt(len(x)), rel=1e-10)
+    assert math.isnan(Moments().as_mean("x")["value"]) and Moments().as_proportion("x")["se"] != 0
+
+
+@pytest.mark.parametrize("starts", [[0, 200, 400], [0, 150, 400]])  # blocks of one length, and not
+def test_block_moments_are_each_blocks_own_column_to_the_last_bit(starts):
+    rng = np.random.default_rng(2)
+    x = np.asfortranarray(rng.normal(5.0, 2.0, (600, 3)))
+    x[rng.random(600) < 0.1, 1] = np.nan  # NaN left out of its figure alone
+    x[:, 2] = np.nan  # a figure with no value at all
+    n, mean, m2 = block_moments(x, np.array(starts))
+    for i, (lo, hi) in enumerate(zip(starts, [*starts[1:], 600], strict=True)):
+        for j in range(3):
+            column = x[lo:hi, j].copy()
+            column = column[~np.isnan(column)]
+            assert n[i, j] == len(column)
+            if len(column):
+                assert (mean[i, j], m2[i, j]) == (column.mean(), ((column - column.mean()) ** 2).sum())
+
+
+@pytest.mark.parametrize("design", ["designs/two-arm-pfs-gsd.yaml", "designs/dose-ranging-hba1c.yaml"])
+def test_blocks_given_one_by_one_or_all_at_once_give_the_same_summary_to_the_last_bit(design):
+    result = trialsim.simulate(design, trials=3 * TRIALS_PER_BLOCK + 20, seed=4, scenarios=["expected"])
+    plan, tables = result.plans["expected"], (result.trials, result.subgroups, result.diversity)
+    at_once, one_by_one = BlockwiseSummary(plan), BlockwiseSummary(plan)
+    at_once.add(*tables)
+    for lo in range(0, 3 * TRIALS_PER_BLOCK + 20, TRIALS_PER_BLOCK):
+        keep = pl.col("trial").is_between(lo, lo + TRIALS_PER_BLOCK - 1)
+        one_by_one.add(*(t.filter(keep) if t.height else t for t in tables))
+    assert json.dumps(at_once.result()) == json.dumps(one_by_one.result())
 
 
 def test_a_summary_accumulates_without_the_whole_tables():

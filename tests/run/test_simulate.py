@@ -85,6 +85,14 @@ def test_summary_matches_the_trials_table():
     assert s["early_stop"] == pytest.approx((stops["look"] < 3).mean())
 
 
+def test_a_run_in_memory_is_summarised_alike_however_many_blocks_at_a_time(monkeypatch):
+    from trialsim.run import memory
+
+    whole = trialsim.simulate(PFS, trials=3 * TRIALS_PER_BLOCK + 10, seed=5).summary()
+    monkeypatch.setattr(memory, "SUMMARY_BLOCKS", 1)  # as a run directory's blocks are: one at a time
+    assert json.dumps(trialsim.simulate(PFS, trials=3 * TRIALS_PER_BLOCK + 10, seed=5).summary()) == json.dumps(whole)
+
+
 def test_bad_requests_are_errors_before_work():
     with pytest.raises(ValueError, match="positive"):
         trialsim.simulate(PFS, trials=0)

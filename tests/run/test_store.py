@@ -55,6 +55,16 @@ def test_a_run_directory_holds_the_results_the_manifest_and_the_blocks(reference
     same_results(reference, memory)
 
 
+def test_a_run_in_memory_holds_the_tables_and_summary_of_a_run_directory(reference):
+    memory = trialsim.simulate(PFS, trials=600, seed=3)  # blocks kept as frames, no parquet in between
+    assert memory.directory is None
+    for name in ("trials", "subgroups", "diversity"):
+        on_disk = pl.read_parquet(reference / f"{name}.parquet")
+        table = getattr(memory, name)
+        assert table.schema == on_disk.schema and table.equals(on_disk), name  # rows, order, dtypes, values
+    assert json.dumps(memory.summary(), indent=2) + "\n" == (reference / "summary.json").read_text()
+
+
 def test_a_rerun_computes_only_the_missing_blocks_and_gives_the_same_files(reference, tmp_path):
     out = tmp_path / "run"
     trialsim.simulate(PFS, trials=600, seed=3, out=out)

@@ -6,7 +6,9 @@ blocks. A worker that shares the client's file system (a local cluster, an HPC c
 storage) writes the blocks into the run directory itself; any other sends back their tables as
 parquet bytes, which the client writes (so workers need no shared storage). At most a few tasks
 per worker thread are in flight, so neither the workers nor the client ever hold more than a few
-blocks, however many trials the run has.
+blocks, however many trials the run has. A run without a directory (:mod:`trialsim.run.memory`)
+is held in memory: its workers send every block back, and in this process blocks are kept as the
+engine's frames, with no parquet in between.
 
 Workers can die (out of memory, a lost machine, a Ctrl-C in their terminal): Dask reruns their
 tasks elsewhere, and if the plans' every copy was lost with them they are scattered again and the
@@ -32,6 +34,7 @@ import polars as pl
 
 from trialsim.engine.block import BlockResult, simulate_block
 from trialsim.engine.plan import Plan
+from trialsim.run.memory import MemoryStore
 from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng
 from trialsim.run.store import TABLES, BlockDrop, RunStore, parquet_bytes, write_block
 
@@ -122,16 +125,23 @@ class BlockError(RuntimeError):
 def run_block(plan: Plan, seed: int, block: Block) -> BlockResult:
     """One seed block. A short last block is simulated whole and cut, so trial i never depends on the total."""
     result = simulate_block(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block))
+    if block.trials == TRIALS_PER_BLOCK:  # a full block keeps every row
+        return result
     keep = pl.col("trial") < block.first_trial + block.trials
     return BlockResult(
         *(frame.filter(keep) if frame.height else frame for frame in (result.looks, result.subgroups, result.diversity))
     )
 
 
-def block_tables(plan: Plan, seed: int, block: Block) -> dict[str, bytes]:
-    """One seed block's tables as parquet bytes, by table name."""
+def block_frames(plan: Plan, seed: int, block: Block) -> dict[str, pl.DataFrame]:
+    """One seed block's tables, by the stem of their files."""
     result = run_block(plan, seed, block)
-    return {stem: parquet_bytes(getattr(result, name)) for name, stem in TABLES.items()}
+    return {stem: getattr(result, name) for name, stem in TABLES.items()}
+
+
+def block_tables(plan: Plan, seed: int, block: Block) -> dict[str, bytes]:
+    """One seed block's tables as parquet bytes, by the stem of their files: what a Dask worker sends back."""
+    return {stem: parquet_bytes(frame) for stem, frame in block_frames(plan, seed, block).items()}
 
 
 def block_task(
@@ -179,25 +189,28 @@ def run_blocks(
     blocks: list[Block],
     plans: dict[str, Plan],
     seed: int,
-    store: RunStore,
+    store: RunStore | MemoryStore,
     *,
     client=None,
     done: Callable[[Block], None] = lambda block: None,
 ) -> None:
     """Compute ``blocks`` and store each one as it finishes, calling ``done(block)`` after it is stored.
 
-    Without ``client`` they run one after another in this process; with one, on its cluster.
+    Without ``client`` they run one after another in this process (each block's frames handed to the
+    store as they are); with one, on its cluster.
     """
     if client is None:  # in the caller's process, whose allocator is left alone
         for block in blocks:
-            store.write_block(block, block_tables(plans[block.scenario], seed, block))
+            store.put(block, block_frames(plans[block.scenario], seed, block))
             done(block)
         return
     _DaskBlocks(client, plans, seed, store, done).run(blocks)
 
 
 class _DaskBlocks:
-    def __init__(self, client, plans: dict[str, Plan], seed: int, store: RunStore, done: Callable[[Block], None]):
+    def __init__(
+        self, client, plans: dict[str, Plan], seed: int, store: RunStore | MemoryStore, done: Callable[[Block], None]
+    ):
         self.client = client
         self.plans = plans
         self.seed = seed

@@ -1,15 +1,13 @@
 """Running every scenario of a design: seed blocks, in-process or on Dask, into one result.
 
-A run goes through a run directory (:mod:`trialsim.run.store`): the ``out`` folder when one is
-given, which makes the run resumable, else a temporary one whose tables are then read into memory.
-Either way the tables, and so the files a result writes, are the same bytes.
+A run with ``out`` goes through that run directory (:mod:`trialsim.run.store`), which makes it
+resumable; one without is held in memory (:mod:`trialsim.run.memory`). Either way the tables, and
+so the files a result writes, are the same bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -21,12 +19,13 @@ from pathlib import Path
 
 import polars as pl
 
-from trialsim.cohort.population import load_population
+from trialsim.cohort.population import load_population, population_digest
 from trialsim.design.load import Design, load_design
 from trialsim.engine.plan import Plan, compile_plan
 from trialsim.run.blockwise import BlockwiseSummary
+from trialsim.run.memory import MemoryStore
 from trialsim.run.runner import run_block, run_blocks  # noqa: F401  (run_block: public API)
-from trialsim.run.seeds import TRIALS_PER_BLOCK, blocks, scenario_key
+from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, blocks, scenario_key
 from trialsim.run.store import (
     MANIFEST,
     RESULT_FILES,
@@ -180,13 +179,6 @@ def _of(frame: pl.DataFrame, scenario: str) -> pl.DataFrame:
     return frame.filter(pl.col("scenario") == scenario) if frame.height else frame
 
 
-def population_digest(population: pl.DataFrame) -> str:
-    """SHA-256 of a population's Arrow IPC bytes: a changed cohort file changes every scenario's hash."""
-    buffer = io.BytesIO()
-    population.write_ipc(buffer, compression="uncompressed")
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
-
-
 def simulate(
     design: Design | str | Path,
     *,
@@ -260,26 +252,25 @@ class Run:
     ) -> SimulationResult:
         """Compute the blocks not already in ``out`` and assemble the result; see :func:`simulate`.
 
-        Without ``out``, the tables are read into memory, unless ``tables`` is false (only the summary
-        is wanted: the memory then stays that of a block).
+        Without ``out`` the blocks are kept in memory (:mod:`trialsim.run.memory`) and the result
+        holds their tables; unless ``tables`` is false (only the summary is wanted): the blocks then
+        go through a temporary directory, so that memory stays that of a block.
         """
-        from trialsim.run.progress import trial_progress
-
+        if out is None and tables:
+            return self._in_memory(client, progress)
         design, seed, plans = self.design, self.seed, self.plans
         say = log or (lambda line: None)
         runs = list(self.scenarios)
         extra = {"design_file": str(design.path), "design_hash": fingerprint({r.name: r.hash for r in runs})}
         with _run_directory(out) as folder, RunStore.open(folder, self.identity, runs, extra=extra) as store:
             todo = store.missing()
-            total = sum(b.trials for run in runs for b in run.blocks)
-            done = total - sum(b.trials for b in todo)
+            done = self.total - sum(b.trials for b in todo)
             if done and out is not None:
                 n_blocks = sum(len(run.blocks) for run in runs)
                 say(f"resuming: {n_blocks - len(todo)} of {n_blocks} blocks ({done} trials) already in {folder}")
-            started = time.perf_counter()
-            with trial_progress(total, done, enabled=progress) as advance:
-                run_blocks(todo, plans, seed, store, client=client, done=lambda block: advance(block.trials))
-            computed = time.perf_counter()
+            timer = _Timer(self.total - done)
+            self._compute(todo, store, client, progress, done)
+            timer.computed()
             # One pass over the blocks writes the result tables and accumulates the summary.
             figures = {name: BlockwiseSummary(plan) for name, plan in plans.items()}
             summary = store.finish(
@@ -287,19 +278,52 @@ class Run:
                 lambda: summary_of(design, seed, {name: f.result() for name, f in figures.items()}),
                 lambda block, tables: figures[block.scenario].add(*tables.values()),
             )
-            if out is not None:
-                result = SimulationResult(design, seed, plans, directory=Path(out), summary=summary)
-            elif tables:
-                frames = {name: pl.read_parquet(Path(folder) / f"{name}.parquet") for name in TABLES.values()}
-                result = SimulationResult(design, seed, plans, **frames, summary=summary)
-            else:
-                result = SimulationResult(design, seed, plans, summary=summary)
-        result.timings = {
-            "trials_computed": total - done,
-            "blocks_seconds": computed - started,
-            "results_seconds": time.perf_counter() - computed,
-        }
+            directory = None if out is None else Path(out)
+            result = SimulationResult(design, seed, plans, directory=directory, summary=summary)
+        result.timings = timer.timings()
         return result
+
+    @property
+    def total(self) -> int:
+        """Trials in the run, over all scenarios."""
+        return sum(b.trials for run in self.scenarios for b in run.blocks)
+
+    def _compute(self, blocks: list[Block], store: RunStore | MemoryStore, client, progress: bool, done: int) -> None:
+        from trialsim.run.progress import trial_progress
+
+        with trial_progress(self.total, done, enabled=progress) as advance:
+            run_blocks(blocks, self.plans, self.seed, store, client=client, done=lambda block: advance(block.trials))
+
+    def _in_memory(self, client, progress: bool) -> SimulationResult:
+        """A run without a directory: blocks kept as frames, summarised and assembled once at the end."""
+        store = MemoryStore(list(self.scenarios))
+        timer = _Timer(self.total)
+        self._compute(store.missing(), store, client, progress, 0)
+        timer.computed()
+        figures = {name: BlockwiseSummary(plan) for name, plan in self.plans.items()}
+        frames = store.finish(lambda scenario, tables: figures[scenario].add(*tables.values()))
+        summary = summary_of(self.design, self.seed, {name: f.result() for name, f in figures.items()})
+        result = SimulationResult(self.design, self.seed, self.plans, **frames, summary=summary)
+        result.timings = timer.timings()
+        return result
+
+
+class _Timer:
+    """A result's ``timings``: seconds spent computing blocks and assembling the results, and the trials computed."""
+
+    def __init__(self, trials: int):
+        self.trials = trials
+        self.started = self.blocks_done = time.perf_counter()
+
+    def computed(self) -> None:
+        self.blocks_done = time.perf_counter()
+
+    def timings(self) -> dict[str, float]:
+        return {
+            "trials_computed": self.trials,
+            "blocks_seconds": self.blocks_done - self.started,
+            "results_seconds": time.perf_counter() - self.blocks_done,
+        }
 
 
 def prepare(

@@ -452,6 +452,10 @@ class RunStore:
         """Store one block's tables (parquet bytes by table); each file appears whole or not at all."""
         write_block(self.path, block, files)
 
+    def put(self, block: Block, tables: dict[str, pl.DataFrame]) -> None:
+        """Store one block's tables (frames by table) as parquet; see :meth:`write_block`."""
+        self.write_block(block, {table: parquet_bytes(frame) for table, frame in tables.items()})
+
     def read_block(self, block: Block, table: str) -> pl.DataFrame:
         return pl.read_parquet(self.block_file(block, table))
 
