@@ -3,6 +3,7 @@
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
@@ -11,7 +12,7 @@ import pytest
 import trialsim
 from trialsim.run.blockwise import BlockwiseSummary, Moments, block_moments
 from trialsim.run.seeds import TRIALS_PER_BLOCK
-from trialsim.run.summary import summarise
+from trialsim.run.summary import representation, summarise
 
 DESIGNS = sorted(str(p) for p in Path("designs").glob("*.yaml"))
 
@@ -93,3 +94,16 @@ def test_a_summary_accumulates_without_the_whole_tables():
         keep = pl.col("trial").is_between(lo, lo + 99)
         parts.add(*(t.filter(keep) if t.height else t for t in (result.trials, result.subgroups, result.diversity)))
     assert_same(whole.result(), parts.result())
+
+
+def test_representation_index_adds_the_demographics_in_order():
+    # In numpy, column by column: the same bits on every machine. polars' horizontal mean (used
+    # before) sums in an order that depends on its thread pool once there are 5 or more columns.
+    rng = np.random.default_rng(0)
+    names = ["sex", "race", "age_group", "region", "insurance", "language"]
+    frame = pl.DataFrame({f"representation:{name}": rng.random(1000) for name in names})
+    plan = SimpleNamespace(demographics=[SimpleNamespace(column=name) for name in names])
+    expected = frame[f"representation:{names[0]}"].to_numpy().copy()
+    for name in names[1:]:
+        expected = expected + frame[f"representation:{name}"].to_numpy()
+    assert np.array_equal(representation(plan, frame), expected / len(names))

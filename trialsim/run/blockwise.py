@@ -25,7 +25,7 @@ import polars as pl
 
 from trialsim.engine.plan import Plan
 from trialsim.run.seeds import TRIALS_PER_BLOCK
-from trialsim.run.summary import SUBGROUP_KEYS, assemble, subgroup_figure
+from trialsim.run.summary import SUBGROUP_KEYS, assemble, representation, subgroup_figure
 
 SUBGROUP_FIGURES = ["reject", "analysed", "estimate"]
 
@@ -258,8 +258,7 @@ class BlockwiseSummary:
             if dtype.is_numeric() or dtype == pl.Boolean
         }
         if self.plan.demographics:
-            names = [f"representation:{d.column}" for d in self.plan.demographics]
-            values["diversity:representation"] = diversity.select(pl.mean_horizontal(names)).to_series().to_numpy()
+            values["diversity:representation"] = representation(self.plan, diversity)
         rows.add(diversity.get_column("trial").to_numpy(), values)
 
     # -- the figures (see trialsim.run.summary.Figures) ----------------------------------------

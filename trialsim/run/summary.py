@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+import numpy as np
 import polars as pl
 
 from trialsim.engine.plan import Plan
@@ -37,6 +38,16 @@ def mean(x: pl.Series) -> dict[str, float]:
         return {"value": math.nan, "se": math.nan}
     sd = float(x.std()) if n > 1 else 0.0
     return {"value": float(x.mean()), "se": sd / math.sqrt(n)}
+
+
+def representation(plan: Plan, diversity: pl.DataFrame) -> np.ndarray:
+    """Each trial's representation index: the mean of its demographic columns' indices.
+
+    Added column by column in the plan's order, so that the figure does not depend on how many
+    threads polars uses (a horizontal mean in polars sums in an order that does).
+    """
+    columns = [diversity.get_column(f"representation:{d.column}").to_numpy() for d in plan.demographics]
+    return sum(columns[1:], columns[0].copy()) / len(columns)
 
 
 def subgroup_figure(group: tuple[str, str, str], what: str) -> str:
@@ -103,8 +114,7 @@ class TableFigures:
         if self.has_diversity:
             series.update({f"diversity:{column}": diversity[column] for column in diversity.columns})
             if plan.demographics:
-                names = [f"representation:{d.column}" for d in plan.demographics]
-                series["diversity:representation"] = diversity.select(pl.mean_horizontal(names)).to_series()
+                series["diversity:representation"] = pl.Series(representation(plan, diversity))
         self.trials = per_trial.height
         self.series = series
 
