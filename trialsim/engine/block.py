@@ -74,7 +74,6 @@ def draw_patients(plan: Plan, trials: int, rng: np.random.Generator, *, fast: bo
         dropout = draws.exponential_by_arm(np.ones(hazard.size), hazard[0], arm, rng)
     else:
         dropout = dropout_times(hazard, arm, rng)
-    # A pass over the pool (about 0.1 us per trial of a 250-trial block) saves two gathers per patient.
     if fast and draws.plain(plan.prognostic, plan.effect_scale):
         # Every patient's linear predictor is their arm's: 0 + b * 1 = b, as the numpy path computes it.
         effect = np.add(0.0, plan.arm_effect * 1.0)
@@ -337,14 +336,14 @@ def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Gen
 def _diversity(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray) -> pl.DataFrame:
     """Who each trial enrolled by its last look, against the target population."""
     enrolled = p.entry <= cut[:, None]
+    count = np.count_nonzero(enrolled, axis=1)
     figures = per_trial(plan.demographics, plan.covariates, plan.goals, p.index, enrolled)
     if p.site is not None:
-        n = np.maximum(enrolled.sum(axis=1), 1)
+        n = np.maximum(count, 1)
         for s, plan_site in enumerate(plan.sites):
-            figures[f"site:{plan_site.name}"] = ((p.site == s) & enrolled).sum(axis=1) / n
-    return pl.DataFrame(
-        {"scenario": [plan.scenario] * len(trial_ids), "trial": trial_ids, "enrolled": enrolled.sum(axis=1), **figures}
-    )
+            figures[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & enrolled, axis=1) / n
+    scenario = pl.Series([plan.scenario], dtype=pl.String).new_from_index(0, len(trial_ids))
+    return pl.DataFrame({"scenario": scenario, "trial": trial_ids, "enrolled": count, **figures})
 
 
 def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray, *, fast: bool = True) -> pl.DataFrame:

@@ -155,7 +155,7 @@ def per_trial(
         index,
         enrolled,
     )
-    n_enrolled = enrolled.sum(axis=1)
+    n_enrolled = np.count_nonzero(enrolled, axis=1)
     for d, count in zip(demographics, counts, strict=True):
         total = count.sum(axis=1, keepdims=True)
         shares = np.divide(count, total, out=np.zeros_like(count), where=total > 0)

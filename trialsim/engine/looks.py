@@ -567,6 +567,8 @@ def _t_test_looks(
             for j in range(m):
                 arm_t = treatment[j]
                 arm_c = control[j]
+                # Branch-free sums: a patient's arm is random, so if/else on it would be mispredicted half
+                # the time; a patient of neither arm adds zeros.
                 n1 = 0
                 n0 = 0
                 sum1 = 0.0
@@ -576,32 +578,28 @@ def _t_test_looks(
                 lo0 = np.inf
                 hi0 = -np.inf
                 for i in range(measured):
-                    if dropout[b, i] > timepoint:
-                        a = arm[b, i]
-                        v = y[b, i]
-                        if a == arm_t:
-                            n1 += 1
-                            sum1 += v
-                            lo1 = min(lo1, v)
-                            hi1 = max(hi1, v)
-                        elif a == arm_c:
-                            n0 += 1
-                            sum0 += v
-                            lo0 = min(lo0, v)
-                            hi0 = max(hi0, v)
+                    kept = dropout[b, i] > timepoint
+                    a = arm[b, i]
+                    v = y[b, i]
+                    in1 = kept & (a == arm_t)
+                    in0 = kept & (a == arm_c)
+                    n1 += in1
+                    n0 += in0
+                    sum1 += v if in1 else 0.0
+                    sum0 += v if in0 else 0.0
+                    lo1 = min(lo1, v if in1 else np.inf)
+                    hi1 = max(hi1, v if in1 else -np.inf)
+                    lo0 = min(lo0, v if in0 else np.inf)
+                    hi0 = max(hi0, v if in0 else -np.inf)
                 mean1 = sum1 / max(n1, 1)
                 mean0 = sum0 / max(n0, 1)
                 # Within-arm sums of squares about the arm means (two-pass, numerically stable).
                 ss = 0.0
                 for i in range(measured):
-                    if dropout[b, i] > timepoint:
-                        a = arm[b, i]
-                        if a == arm_t:
-                            r = y[b, i] - mean1
-                            ss += r * r
-                        elif a == arm_c:
-                            r = y[b, i] - mean0
-                            ss += r * r
+                    kept = dropout[b, i] > timepoint
+                    a = arm[b, i]
+                    r = y[b, i] - (mean1 if a == arm_t else mean0)
+                    ss += r * r if kept & ((a == arm_t) | (a == arm_c)) else 0.0
                 df = n1 + n0 - 2
                 pooled = ss / max(df, 1)
                 se[b, k, j] = np.sqrt(pooled * (1.0 / max(n1, 1) + 1.0 / max(n0, 1)))
