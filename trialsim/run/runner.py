@@ -164,19 +164,26 @@ def block_task(
     return out
 
 
-def batches(blocks: list[Block], size: int) -> list[tuple[Block, ...]]:
+def batches(blocks: list[Block], size: int, *, workers: int | None = None) -> list[tuple[Block, ...]]:
     """Consecutive blocks of one scenario, ``size`` at a time: one task each.
+
+    With ``workers`` (threads of the cluster), batches shrink towards the end, to at most the
+    share ``1 / (2 workers)`` of the blocks left, down to single blocks: the last tasks are short,
+    so the workers finish together instead of one idling while another computes a full batch.
 
     Examples
     --------
     >>> from trialsim.run.seeds import blocks as seed_blocks
     >>> [len(b) for b in batches(seed_blocks("a", 1000) + seed_blocks("b", 500), 3)]
     [3, 1, 2]
+    >>> [len(b) for b in batches(seed_blocks("a", 250 * 40), 8, workers=2)]
+    [8, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1]
     """
     out: list[tuple[Block, ...]] = []
     current: list[Block] = []
-    for block in blocks:
-        if current and (len(current) == size or current[-1].scenario != block.scenario):
+    for i, block in enumerate(blocks):
+        cap = size if workers is None else max(1, min(size, (len(blocks) - i + len(current)) // (2 * workers)))
+        if current and (len(current) >= cap or current[-1].scenario != block.scenario):
             out.append(tuple(current))
             current = []
         current.append(block)
@@ -248,7 +255,7 @@ class _DaskBlocks:
         # A task holds a few blocks: the scheduler's and the client's work per task is then shared by
         # several blocks, and with it the client's share of the CPU the workers need.
         size = max(1, min(BLOCKS_PER_TASK, len(blocks) // (4 * threads)))
-        queue = deque(batches(blocks, size))
+        queue = deque(batches(blocks, size, workers=threads))
         running: dict = {}
         pending = as_completed()
         window = max(2, TASKS_PER_THREAD * threads)
