@@ -1,8 +1,9 @@
 """Batch simulation at scale: throughput, scaling from 1 to 2 workers, and peak memory.
 
-Runs ``designs/two-arm-pfs-gsd.yaml`` (2 arms, 600 patients, time-to-event, 3 looks, subgroups and
-diversity goals), scenario ``expected``, on a local Dask cluster, each measurement in a fresh
-process so that its peak memory is its own:
+Runs a design (default ``bench/designs/w1-survival-gsd.yaml``: W1, 2 arms, 600 patients,
+time-to-event, 3 looks; ``--design designs/two-arm-pfs-gsd.yaml`` adds subgroups and diversity
+goals), scenario ``expected``, on a local Dask cluster, each measurement in a fresh process so that
+its peak memory is its own:
 
 1. scaling: the same trials on 1 worker and on 2, alternately, twice (``--repeat``), each worker
    warmed up by one block first (its kernels compiled); the best trials/s of each while blocks are
@@ -29,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DESIGN = Path(__file__).resolve().parent.parent / "designs" / "two-arm-pfs-gsd.yaml"
+DESIGN = Path(__file__).resolve().parent / "designs" / "w1-survival-gsd.yaml"
 SCENARIO = "expected"
 SEED = 20261123
 GIB = 1024**3
@@ -46,16 +47,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one(trials: int, workers: int, out: Path) -> dict:
+def one(design: Path, trials: int, workers: int, out: Path) -> dict:
     """One measured run, in this process (the client): timings, and the peak memory of everyone."""
     from trialsim.run.cluster import dask_client
     from trialsim.run.simulate import prepare
 
     start = time.perf_counter()
-    run = prepare(DESIGN, trials=trials, seed=SEED, scenarios=[SCENARIO])
+    run = prepare(design, trials=trials, seed=SEED, scenarios=[SCENARIO])
     with dask_client(workers=workers) as client:
         # Steady state: every worker computes a block first (compiled kernels, allocator), as in a long run.
-        client.run(_blocks_alone, 1)
+        client.run(_blocks_alone, design, 1)
         ready = time.perf_counter()
         client_cpu, worker_cpu = cpu_seconds(), sum(client.run(cpu_seconds).values())
         result = run.execute(client=client, out=out)
@@ -80,7 +81,7 @@ def one(trials: int, workers: int, out: Path) -> dict:
     }
 
 
-def _blocks_alone(blocks: int, barrier=None) -> float:
+def _blocks_alone(path: Path, blocks: int, barrier=None) -> float:
     """Seconds to compute ``blocks`` seed blocks in this process without Dask, once set up (and, with a
     barrier, once every process is set up)."""
     from trialsim.cohort.population import load_population
@@ -89,8 +90,9 @@ def _blocks_alone(blocks: int, barrier=None) -> float:
     from trialsim.run.runner import block_task
     from trialsim.run.seeds import blocks as seed_blocks
 
-    design = load_design(DESIGN)
-    plans = {SCENARIO: compile_plan(design, SCENARIO, load_population("builtin", DESIGN.parent, seed=SEED))}
+    design = load_design(path)
+    population = load_population(design.spec.population.cohort, path.parent, seed=SEED)
+    plans = {SCENARIO: compile_plan(design, SCENARIO, population)}
     work = seed_blocks(SCENARIO, 250 * (blocks + 1))
     block_task(plans, SEED, (work[-1],))  # warm up (compiled kernels, allocator)
     if barrier is not None:
@@ -100,7 +102,7 @@ def _blocks_alone(blocks: int, barrier=None) -> float:
     return time.perf_counter() - start
 
 
-def ceiling(blocks: int) -> float:
+def ceiling(design: Path, blocks: int) -> float:
     """How much more work 2 plain processes do than 1 on this machine, now: the best a 2-worker run can do.
 
     Other work on the machine, or memory bandwidth and caches shared by the cores, lower it below 2;
@@ -110,16 +112,16 @@ def ceiling(blocks: int) -> float:
 
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, context.Pool(2) as pool:
-        one_alone = pool.apply(_blocks_alone, (blocks,))
+        one_alone = pool.apply(_blocks_alone, (design, blocks))
         barrier = manager.Barrier(2)
-        two_together = max(pool.starmap(_blocks_alone, [(blocks, barrier)] * 2, chunksize=1))
+        two_together = max(pool.starmap(_blocks_alone, [(design, blocks, barrier)] * 2, chunksize=1))
     return 2 * one_alone / two_together
 
 
-def measure(name: str, trials: int, workers: int, folder: Path) -> dict:
+def measure(design: Path, name: str, trials: int, workers: int, folder: Path) -> dict:
     """:func:`one` in a fresh Python process, so that peak memory is this run's alone."""
     out = folder / name
-    command = [sys.executable, __file__, "--one", str(trials), str(workers), str(out)]
+    command = [sys.executable, __file__, "--design", str(design), "--one", str(trials), str(workers), str(out)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -130,28 +132,30 @@ def measure(name: str, trials: int, workers: int, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=1_000_000, help="trials of the scale run (default 1e6)")
-    parser.add_argument("--scaling-trials", type=int, default=40_000, help="trials of each scaling run")
+    parser.add_argument("--scaling-trials", type=int, default=100_000, help="trials of each scaling run")
     parser.add_argument("--repeat", type=int, default=2, help="scaling runs per worker count; the best counts")
     parser.add_argument("--keep", type=Path, help="keep the run directories here (default: a temporary folder)")
+    parser.add_argument("--design", type=Path, default=DESIGN, help="the design (default: W1)")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         trials, workers, out = int(args.one[0]), int(args.one[1]), Path(args.one[2])
-        print(json.dumps(one(trials, workers, out)))
+        print(json.dumps(one(args.design, trials, workers, out)))
         return
 
     load = os.getloadavg()[0]
-    print(f"bench_scale: {DESIGN.name} ({SCENARIO}), {os.cpu_count()} cores, load average {load:.1f}")
+    print(f"bench_scale: {args.design.name} ({SCENARIO}), {os.cpu_count()} cores, load average {load:.1f}")
     with tempfile.TemporaryDirectory(prefix="trialsim-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        limit = ceiling(args.scaling_trials // 250 // 4)
+        design = args.design.resolve()
+        limit = ceiling(design, args.scaling_trials // 250 // 4)
         print(f"machine: 2 processes do {limit:.2f}x the work of 1 (without Dask; the ceiling of a speed-up)")
         # Alternating runs, best of each: other work on the machine only ever slows a run down.
         runs: dict[int, list[dict]] = {1: [], 2: []}
         for i in range(args.repeat):
             for workers in (1, 2):
-                runs[workers].append(measure(f"scaling-{workers}-{i}", args.scaling_trials, workers, folder))
+                runs[workers].append(measure(design, f"scaling-{workers}-{i}", args.scaling_trials, workers, folder))
         w1, w2 = (max(runs[w], key=lambda r: r["trials_per_second"]) for w in (1, 2))
         speedup = w2["trials_per_second"] / w1["trials_per_second"]
         print(
@@ -159,7 +163,7 @@ def main() -> None:
             f"2 workers {w2['trials_per_second']:,.0f} trials/s: speed-up {speedup:.2f}x (goal 1.8x; "
             f"{speedup / limit:.0%} of the machine's {limit:.2f}x)"
         )
-        big = measure("scale", args.trials, 2, folder)
+        big = measure(design, "scale", args.trials, 2, folder)
         worst = max(big["worker_peak_rss"])
         print(
             f"scale ({args.trials:,} trials, 2 workers): {big['trials_per_second']:,.0f} trials/s computing blocks, "
@@ -175,7 +179,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "scale",
-                "design": DESIGN.name,
+                "design": args.design.name,
                 "scenario": SCENARIO,
                 "cores": os.cpu_count(),
                 "load_average": load,
