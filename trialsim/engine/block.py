@@ -70,7 +70,9 @@ def draw_patients(plan: Plan, trials: int, rng: np.random.Generator, *, fast: bo
     strata = plan.strata[index] if plan.strata is not None else None
     arm = randomize(plan.ratio, n, trials, rng, method=plan.randomization, block_size=plan.block_size, strata=strata)
     hazard = plan.dropout_hazard
-    if fast and hazard.size and hazard[0] > 0.0 and (hazard == hazard[0]).all():
+    if fast and not hazard.any():
+        dropout = np.full(arm.shape, np.inf)  # nobody drops out: what dropout_times returns, unchecked
+    elif fast and hazard[0] > 0.0 and (hazard == hazard[0]).all():
         dropout = draws.exponential_by_arm(np.ones(hazard.size), hazard[0], arm, rng)
     else:
         dropout = dropout_times(hazard, arm, rng)
