@@ -261,3 +261,29 @@ def test_extreme_design_is_still_consistent():
     assert_allclose(d.beta_spent, spent("hsd", [0.5, 1.0], 0.6, gamma=8), atol=1e-9)
     up, low = crossing_probabilities(d.information, d.efficacy, d.futility, d.drift)
     assert_allclose(up.sum() + low.sum(), 1.0, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------
+# The integration's arithmetic
+# --------------------------------------------------------------------------------------
+def test_density_is_scipys_bit_for_bit():
+    x = np.concatenate([np.linspace(-40.0, 40.0, 4001), [-np.inf, np.inf, -0.0, 1e-300, 38.5]])
+    assert np.array_equal(boundaries._phi_inplace(x.copy()), norm.pdf(x))
+
+
+def test_bounds_are_pinned_bit_for_bit():
+    # The values before the integration was sped up (norm.pdf / norm.cdf replaced by the same
+    # arithmetic, scores kept on the grid): any change to the arithmetic shows here first.
+    c = classical_bounds(EQUAL3, 0.025, kind="obrien_fleming")
+    assert c.tolist() == [3.47109135958342, 2.4544322384794692, 2.0040355308372715]
+    d = group_sequential_design(
+        EQUAL3, 0.025, 0.1, efficacy="obrien_fleming", efficacy_kind="classical", futility="pocock"
+    )
+    assert d.futility.tolist() == [0.37962575514579755, 1.282660302611831, 2.0040355308372715]
+    assert d.drift == 3.5888834019250693
+    d = group_sequential_design(
+        [0.2, 0.4, 1.0], 0.07, 0.14, efficacy="hsd", efficacy_gamma=-1, futility="hsd", futility_gamma=-2
+    )
+    assert d.efficacy.tolist() == [2.364813043718649, 2.192880536093173, 1.5660474087963636]
+    assert d.futility.tolist() == [-1.106362258664113, -0.3599243881454424, 1.5660474087963636]
+    assert d.drift == 2.664881676971663

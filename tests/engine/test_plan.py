@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from trialsim.cohort.population import load_population
 from trialsim.design.load import DesignError, load_design
-from trialsim.engine.plan import compile_plan
+from trialsim.engine.plan import _levels, compile_plan
 
 POP = load_population("builtin", Path("."), seed=1, size=20_000)
 
@@ -65,3 +66,31 @@ def test_unreachable_events_look_is_an_error(tmp_path):
         compile_plan(design, "expected", POP)
     (problem,) = err.value.problems
     assert "590 events cannot be reached" in problem.message and problem.line == _line(design, "{events: 590}")
+
+
+def test_scenarios_share_the_screened_pool_and_the_boundaries():
+    design = load_design("designs/two-arm-pfs-gsd.yaml")
+    null, expected = compile_plan(design, "null", POP), compile_plan(design, "expected", POP)
+    assert null.demographics is expected.demographics and null.covariates is expected.covariates
+    assert null.efficacy[1.0] is expected.efficacy[1.0] and null.futility is expected.futility
+    assert not null.efficacy[1.0].flags.writeable and not null.futility.flags.writeable
+    # each plan has its own screening report
+    null.screening["screen_failure_by_group"]["sex"]["F"] = -1.0
+    assert expected.screening["screen_failure_by_group"]["sex"]["F"] >= 0.0
+    # another frame with the same rows is screened again, to the same result
+    again = compile_plan(design, "expected", POP.clone())
+    assert again.demographics is not expected.demographics
+    for a, b in zip(again.demographics, expected.demographics, strict=True):
+        assert a.levels == b.levels and np.array_equal(a.codes, b.codes)
+    assert np.array_equal(again.prognostic, expected.prognostic)
+    assert [(s.subgroup, s.level) for s in again.subgroups] == [(s.subgroup, s.level) for s in expected.subgroups]
+
+
+def test_levels_are_numpys_unique():
+    column = pl.Series(["b", "ä", "a", "B", "b", "10", "9", "é", "a"])
+    levels, codes = _levels(column)
+    expected, inverse = np.unique(column.to_numpy(), return_inverse=True)
+    assert levels == expected.tolist() and np.array_equal(codes, inverse)
+    numbers = pl.Series([2.0, 10.0, 2.0, 1.5])  # numeric columns compare as their text, as before
+    assert _levels(numbers)[0] == np.unique(numbers.cast(pl.String).to_numpy()).tolist()
+    assert _levels(pl.Series(["x", None, "x"]))[0] == ["missing", "x"]

@@ -10,17 +10,22 @@ Rowe 1969; Jennison & Turnbull 2000, *Group Sequential Methods*, ch. 19), as in 
 (``gsprob``/``h1``/``hupdate``) and rpact -- never by simulation. The sub-density of Z_k
 on the continuation region (l_k, c_k) of the earlier looks is carried on a grid of about
 12r points (6r - 1 Jennison-Turnbull nodes plus Simpson midpoints, r = 18), which gives
-boundary crossing probabilities to about 1e-7.
+boundary crossing probabilities to about 1e-7. Phi and phi are evaluated as
+``scipy.stats.norm`` does (``scipy.special.ndtr``, :func:`_phi_inplace`), without its
+per-call argument handling: the root-finding evaluates them a few thousand times.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import brentq
+from scipy.special import ndtr
 from scipy.stats import norm
 
 from trialsim.engine.spending import SPENDING_KINDS, spent
@@ -30,6 +35,7 @@ _Z_MAX = 40.0  # |Z| beyond this has probability < 1e-300: the root-finding brac
 _XTOL = 1e-12
 _MAX_ITER = 200  # fixed-point iterations for binding futility
 _CLASSICAL_DELTA = {"obrien_fleming": 0.0, "pocock": 0.5}
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class _State:
     """Sub-density of Z at fraction t on the continuation region, times Simpson weights."""
 
     t: float
-    z: np.ndarray
+    score: np.ndarray  # grid points z_i on the score scale: s_i = z_i sqrt(t)
     hw: np.ndarray  # h(z_i) * w_i, so that P(continue, Z in A) ~ sum over z_i in A
 
 
@@ -61,17 +67,24 @@ class _State:
 _START = _State(0.0, np.zeros(1), np.ones(1))
 
 
+@functools.lru_cache(maxsize=4)
+def _grid_offsets(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Jennison-Turnbull grid of size parameter r as offsets from mu - 3, mu - 3 and mu + 3."""
+    i = np.arange(1, 6 * r, dtype=float)
+    pieces = (
+        4.0 * np.log(r / i[: r - 1]),  # i = 1, ..., r - 1: log-spaced tail, subtracted
+        3.0 * (i[r - 1 : 5 * r] - r) / (2.0 * r),  # i = r, ..., 5r: even core
+        4.0 * np.log(r / (6.0 * r - i[5 * r :])),  # i = 5r + 1, ..., 6r - 1: log-spaced tail
+    )
+    for piece in pieces:
+        piece.flags.writeable = False
+    return pieces
+
+
 def _grid(mu: float, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
     """Jennison-Turnbull grid on (lo, hi) centred at mu = E[Z], with Simpson weights."""
-    r = _GRID_R
-    i = np.arange(1, 6 * r, dtype=float)
-    x = np.concatenate(
-        [
-            mu - 3.0 - 4.0 * np.log(r / i[: r - 1]),  # i = 1, ..., r - 1: log-spaced tail
-            mu - 3.0 + 3.0 * (i[r - 1 : 5 * r] - r) / (2.0 * r),  # i = r, ..., 5r: even core
-            mu + 3.0 + 4.0 * np.log(r / (6.0 * r - i[5 * r :])),  # i = 5r + 1, ..., 6r - 1
-        ]
-    )
+    tail, core, head = _grid_offsets(_GRID_R)
+    x = np.concatenate([mu - 3.0 - tail, mu - 3.0 + core, mu + 3.0 + head])
     if lo >= hi:  # empty continuation region
         return np.zeros(0), np.zeros(0)
     # truncate to the continuation region, putting nodes on the bounds themselves
@@ -90,30 +103,49 @@ def _grid(mu: float, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
     return z, w
 
 
+def _phi_inplace(x: np.ndarray) -> np.ndarray:
+    """Standard normal density exp(-x^2 / 2) / sqrt(2 pi), overwriting ``x``.
+
+    The same operations as ``scipy.stats.norm.pdf`` (``np.exp(-x**2 / 2.0) / sqrt(2 pi)``:
+    scaling by -1/2 is exact, so it equals negating and halving), without its argument
+    checks and temporaries; this is where the recursive integration spends its time.
+    """
+    np.square(x, out=x)
+    x *= -0.5
+    np.exp(x, out=x)
+    x /= _SQRT_2PI
+    return x
+
+
 def _p_upper(s: _State, t: float, drift: float, c: float) -> float:
     """P(continue up to the previous look, Z(t) >= c)."""
     dt = t - s.t
-    # P(Z(t) >= c | Z(s.t) = z) = Phi((z sqrt(t_{k-1}) + drift dt - c sqrt(t_k)) / sqrt(dt))
-    x = (s.z * np.sqrt(s.t) + drift * dt - c * np.sqrt(t)) / np.sqrt(dt)
-    return float(np.dot(s.hw, norm.cdf(x)))
+    # P(Z(t) >= c | S(s.t) = s_i) = Phi((s_i + drift dt - c sqrt(t_k)) / sqrt(dt)),
+    # s_i = z_i sqrt(t_{k-1})
+    x = (s.score + drift * dt - c * math.sqrt(t)) / math.sqrt(dt)
+    return float(np.dot(s.hw, ndtr(x)))
 
 
 def _p_lower(s: _State, t: float, drift: float, lower: float) -> float:
     """P(continue up to the previous look, Z(t) <= lower)."""
     dt = t - s.t
-    x = (lower * np.sqrt(t) - s.z * np.sqrt(s.t) - drift * dt) / np.sqrt(dt)
-    return float(np.dot(s.hw, norm.cdf(x)))
+    x = (lower * math.sqrt(t) - s.score - drift * dt) / math.sqrt(dt)
+    return float(np.dot(s.hw, ndtr(x)))
 
 
 def _advance(s: _State, t: float, drift: float, lower: float, upper: float) -> _State:
     """Sub-density at t on (lower, upper) (gsDesign ``hupdate``)."""
-    z, w = _grid(drift * np.sqrt(t), lower, upper)
+    z, w = _grid(drift * math.sqrt(t), lower, upper)
     dt = t - s.t
     # h_k(z) = sum_j h_{k-1}(z_j) w_j sqrt(t_k / dt)
-    #          * phi((z sqrt(t_k) - z_j sqrt(t_{k-1}) - drift dt) / sqrt(dt))
-    x = (z[:, None] * np.sqrt(t) - s.z[None, :] * np.sqrt(s.t) - drift * dt) / np.sqrt(dt)
-    hw = w * (norm.pdf(x) @ s.hw) * np.sqrt(t / dt)
-    return _State(t, z, hw)
+    #          * phi((z sqrt(t_k) - z_j sqrt(t_{k-1}) - drift dt) / sqrt(dt)),
+    # z sqrt(t_k) and z_j sqrt(t_{k-1}) being the scores of the new and the previous grid
+    score = z * math.sqrt(t)
+    x = np.subtract.outer(score, s.score)
+    x -= drift * dt
+    x /= math.sqrt(dt)
+    hw = w * (_phi_inplace(x) @ s.hw) * math.sqrt(t / dt)
+    return _State(t, score, hw)
 
 
 class _Unreachable(ValueError):
@@ -191,7 +223,7 @@ def _classical_upper(t: np.ndarray, alpha: float, delta: float, lower: np.ndarra
 
     def excess(big_c: float) -> float:
         c = big_c * shape
-        return crossing_probabilities(t, c, np.minimum(lower, c), 0.0)[0].sum() - alpha
+        return _crossing(t, c, np.minimum(lower, c), 0.0)[0].sum() - alpha
 
     # excess(0) >= P(Z_1 >= 0) - alpha > 0; excess(Z_MAX / min(shape)) ~ -alpha
     big_c = brentq(excess, 0.0, _Z_MAX / shape.min(), xtol=_XTOL)
@@ -331,12 +363,19 @@ def crossing_probabilities(
         raise ValueError(f"drift must be finite, got {drift}")
     if np.any(np.isnan(c)) or np.any(np.isnan(lo)) or np.any(lo > c):
         raise ValueError("bounds must not be NaN and lower bounds must be <= upper bounds")
+    return _crossing(t, c, lo, drift)
+
+
+def _crossing(
+    t: np.ndarray, upper: np.ndarray, lower: np.ndarray, drift: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crossing_probabilities` on checked arrays."""
     s, p_up, p_low = _START, np.zeros(len(t)), np.zeros(len(t))
     for k in range(len(t)):
-        p_up[k] = _p_upper(s, t[k], drift, c[k])
-        p_low[k] = _p_lower(s, t[k], drift, lo[k])
+        p_up[k] = _p_upper(s, t[k], drift, upper[k])
+        p_low[k] = _p_lower(s, t[k], drift, lower[k])
         if k < len(t) - 1:
-            s = _advance(s, t[k], drift, lo[k], c[k])
+            s = _advance(s, t[k], drift, lower[k], upper[k])
     return p_up, p_low
 
 

@@ -9,8 +9,11 @@ patient indices into these arrays (see :mod:`trialsim.engine.block`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,7 +26,7 @@ from trialsim.design.expressions import parse_expression
 from trialsim.design.load import Design, DesignError
 from trialsim.design.model import NAME_PATTERN, DesignSpec, Subgroup
 from trialsim.engine.accrual import Accrual, dropout_hazard
-from trialsim.engine.boundaries import group_sequential_design
+from trialsim.engine.boundaries import Boundaries, group_sequential_design
 from trialsim.engine.diversity import Covariate, Demographic, Goal, demographic
 from trialsim.engine.dose_response import dose_effect
 from trialsim.engine.multiplicity import levels
@@ -159,21 +162,95 @@ def _screen(spec: DesignSpec, population: pl.DataFrame) -> tuple[np.ndarray, dic
     return eligible, report
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """The eligible part of a population, and what is described of it against the whole population."""
+
+    frame: pl.DataFrame  # the eligible patients
+    screening: dict
+    demographics: tuple[Demographic, ...]
+    covariates: tuple[Covariate, ...]
+    known: dict = field(default_factory=dict)  # the codes of its columns computed so far
+
+    def levels(self, column: str) -> tuple[list[str], np.ndarray]:
+        """:func:`_levels` of a column of the pool, computed once."""
+        key = ("levels", column)
+        if key not in self.known:
+            self.known[key] = _levels(self.frame[column])
+        return self.known[key]
+
+    def codes(self, columns: list[str]) -> np.ndarray:
+        """:func:`_codes` of columns of the pool, computed once."""
+        key = ("codes", *columns)
+        if key not in self.known:
+            self.known[key] = _codes(self.frame, columns)
+        return self.known[key]
+
+
+# (id(population), eligibility criteria, goal columns) -> (a weak reference to the population, its pool);
+# an entry goes when its population does, and the oldest when more than _POOLS_KEPT are held.
+_POOLS: dict[tuple, tuple[weakref.ref, _Pool]] = {}
+_POOLS_KEPT = 8
+
+
+def _pool(spec: DesignSpec, population: pl.DataFrame) -> _Pool:
+    """The screened pool of a population, computed once per population and eligibility criteria.
+
+    The scenarios of a design, the candidates of a sample-size search and repeated ``simulate()``
+    calls in a process mostly screen the same population (the built-in one is made once per
+    process, and nothing changes a polars frame in place) by the same criteria.
+    """
+    goal_columns = list(spec.population.diversity_goals)
+    key = (id(population), tuple(spec.population.eligibility), tuple(goal_columns))
+    known = _POOLS.get(key)
+    if known is not None and known[0]() is population:
+        return known[1]
+    eligible, screening = _screen(spec, population)
+    frame = population.filter(pl.Series(eligible))
+    demographics = tuple(
+        demographic(population, eligible, c)
+        for c in dict.fromkeys([*DEMOGRAPHICS, *goal_columns])
+        if c in population.columns
+    )
+    screening["screen_failure_by_group"] = {
+        d.column: dict(zip(d.levels, d.screen_failure.tolist(), strict=True)) for d in demographics
+    }
+    numeric = [c for c, dt in population.schema.items() if dt.is_numeric() and c not in goal_columns]
+    covariates = tuple(
+        Covariate(c, frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy(), *_moments(population[c])) for c in numeric
+    )
+    pool = _Pool(frame, screening, demographics, covariates)
+    if len(_POOLS) >= _POOLS_KEPT:
+        del _POOLS[next(iter(_POOLS))]
+    _POOLS[key] = (weakref.ref(population, lambda _, key=key: _POOLS.pop(key, None)), pool)
+    return pool
+
+
 def _moments(column: pl.Series) -> tuple[float, float]:
     x = column.cast(pl.Float64).drop_nulls()
     return float(x.mean()), float(x.std())
 
 
-def _prognostic(spec_covariates: dict, pool: pl.DataFrame) -> np.ndarray:
+def _levels(column: pl.Series) -> tuple[list[str], np.ndarray]:
+    """The sorted distinct values of a column as strings (nulls as "missing") and each row's index among them.
+
+    ``np.unique(values, return_inverse=True)`` without sorting Python strings, as in
+    :func:`trialsim.engine.diversity.demographic`: the sorted distinct values (UTF-8 byte order is
+    code point order, as numpy's) are an Enum's categories, whose physical codes are the inverse index.
+    """
+    values = column.cast(pl.String).fill_null("missing")
+    levels = values.unique().sort().to_list()
+    return levels, values.cast(pl.Enum(levels)).to_physical().to_numpy()
+
+
+def _prognostic(spec_covariates: dict, pool: _Pool) -> np.ndarray:
     """Sum of covariate effects; numeric ones about the eligible pool's mean so the baseline is the average patient."""
-    lp = np.zeros(pool.height)
+    lp = np.zeros(pool.frame.height)
     for name, coef in spec_covariates.items():
-        column = pool[name]
+        column = pool.frame[name]
         if isinstance(coef, dict):
-            values = column.cast(pl.String).to_numpy()
-            lp += np.array([coef.get(str(v), 0.0) for v in np.unique(values)])[
-                np.unique(values, return_inverse=True)[1]
-            ]
+            levels, codes = pool.levels(name)
+            lp += np.array([coef.get(level, 0.0) for level in levels])[codes]
         else:
             x = column.cast(pl.Float64).to_numpy()
             lp += coef * (np.nan_to_num(x - np.nanmean(x)))
@@ -242,28 +319,29 @@ def _accrual(spec: DesignSpec) -> Accrual:
     return Accrual.piecewise(np.array([p.start for p in a.piecewise]), np.array([p.rate for p in a.piecewise]))
 
 
-def _subgroups(spec: DesignSpec, pool: pl.DataFrame) -> tuple[SubgroupMask, ...]:
+def _subgroups(spec: DesignSpec, pool: _Pool) -> tuple[SubgroupMask, ...]:
     out = []
     for item in spec.analysis.subgroups:
         if isinstance(item, Subgroup) or not re.match(NAME_PATTERN, item):
             name, text = (item.name, item.when) if isinstance(item, Subgroup) else (item, item)
-            mask = pool.select(parse_expression(text).to_polars().fill_null(False)).to_series().to_numpy()
+            mask = pool.frame.select(parse_expression(text).to_polars().fill_null(False)).to_series().to_numpy()
             out.append(SubgroupMask(name, "true", mask.astype(bool)))
         else:
-            values = pool[item].cast(pl.String).to_numpy()
-            out.extend(SubgroupMask(item, str(level), values == level) for level in np.unique(values))
+            levels, codes = pool.levels(item)
+            out.extend(SubgroupMask(item, level, codes == i) for i, level in enumerate(levels))
     return tuple(out)
 
 
-def _sites(spec: DesignSpec, pool: pl.DataFrame) -> tuple[SitePlan, ...]:
+def _sites(spec: DesignSpec, pool: _Pool) -> tuple[SitePlan, ...]:
     """Each site draws a pool patient with probability proportional to the product of its reach of their groups."""
     out = []
     for site in spec.enrollment.sites or []:
-        weights = np.ones(pool.height)
+        weights = np.ones(pool.frame.height)
         for column, reach in site.reach.items():
-            values = pool[column].cast(pl.String).to_numpy()
+            levels, codes = pool.levels(column)
             for level, factor in reach.items():
-                weights[values == level] *= factor
+                if level in levels:
+                    weights[codes == levels.index(level)] *= factor
         if weights.sum() <= 0:
             raise PlanError(("enrollment", "sites"), f"site {site.name!r} reaches no eligible patient")
         cdf = np.cumsum(weights)
@@ -271,19 +349,18 @@ def _sites(spec: DesignSpec, pool: pl.DataFrame) -> tuple[SitePlan, ...]:
     return tuple(out)
 
 
-def _adjust(columns: list[str], pool: pl.DataFrame) -> np.ndarray | None:
+def _adjust(columns: list[str], pool: _Pool) -> np.ndarray | None:
     """Covariates for ANCOVA/logistic: numeric as they are, categorical as dummies (first level dropped)."""
     if not columns:
         return None
     parts = []
     for name in columns:
-        column = pool[name]
+        column = pool.frame[name]
         if column.dtype.is_numeric():
             parts.append(column.cast(pl.Float64).to_numpy()[:, None])
         else:
-            values = column.cast(pl.String).to_numpy()
-            levels = np.unique(values)
-            parts.append(np.stack([values == lv for lv in levels[1:]], axis=1).astype(float))
+            levels, codes = pool.levels(name)
+            parts.append((codes[:, None] == np.arange(1, len(levels))).astype(float))
     return np.concatenate(parts, axis=1)
 
 
@@ -313,8 +390,8 @@ def _bounds(spec: DesignSpec, information: np.ndarray, fractions: list[float]) -
         return {f: np.array([norm.isf(alpha * f)]) for f in fractions}, None
     eff, fut = a.efficacy, a.futility
     designs = {
-        f: group_sequential_design(
-            information,
+        f: _design(
+            tuple(information.tolist()),
             alpha * f,
             beta=fut.beta if fut else 0.2,
             efficacy=eff.spending or eff.boundary,
@@ -327,6 +404,21 @@ def _bounds(spec: DesignSpec, information: np.ndarray, fractions: list[float]) -
         for f in fractions
     }
     return {f: d.efficacy for f, d in designs.items()}, designs[max(fractions)].futility
+
+
+@functools.lru_cache(maxsize=64)
+def _design(information: tuple[float, ...], alpha: float, **options: str | float | bool | None) -> Boundaries:
+    """:func:`~trialsim.engine.boundaries.group_sequential_design`, remembered on its arguments.
+
+    Its root-finding takes milliseconds (tens with binding futility bounds), and the scenarios of a
+    grid and repeated ``simulate()`` calls in a process mostly ask for the same boundaries. The
+    plans share the bounds, which are therefore read-only.
+    """
+    design = group_sequential_design(np.array(information), alpha, **options)
+    for bounds in (design.efficacy, design.futility):
+        if bounds is not None:
+            bounds.flags.writeable = False
+    return design
 
 
 def _true_effect(plan_kind: str, test: str, delta: float, control_effect: float, p: Plan) -> float:
@@ -358,22 +450,7 @@ def compile_plan(design: Design, scenario: str, population: pl.DataFrame) -> Pla
 
 
 def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFrame) -> Plan:
-    eligible, screening = _screen(spec, population)
-    pool = population.filter(pl.Series(eligible))
-    goal_columns = list(spec.population.diversity_goals)
-    demographics = tuple(
-        demographic(population, eligible, c)
-        for c in dict.fromkeys([*DEMOGRAPHICS, *goal_columns])
-        if c in population.columns
-    )
-    screening["screen_failure_by_group"] = {
-        d.column: dict(zip(d.levels, d.screen_failure.tolist(), strict=True)) for d in demographics
-    }
-    numeric = [c for c, dt in population.schema.items() if dt.is_numeric() and c not in goal_columns]
-    covariates = tuple(
-        Covariate(c, pool[c].cast(pl.Float64).fill_null(np.nan).to_numpy(), *_moments(population[c]))
-        for c in numeric
-    )
+    pool = _pool(spec, population)
     goals = tuple(
         Goal(column, level, share)
         for column, shares in spec.population.diversity_goals.items()
@@ -390,9 +467,9 @@ def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFram
             if arm in by_arm:
                 hazards[i] = dropout_hazard(by_arm[arm].rate, by_arm[arm].per)
     test = spec.analysis.primary
-    modifiers = np.ones(pool.height)
+    modifiers = np.ones(pool.frame.height)
     for mod in endpoint.modifiers:
-        hit = pool.select(parse_expression(mod.when).to_polars().fill_null(False)).to_series().to_numpy()
+        hit = pool.frame.select(parse_expression(mod.when).to_polars().fill_null(False)).to_series().to_numpy()
         modifiers = np.where(hit, modifiers * mod.effect_scale, modifiers)
     strata_cols = spec.randomization.strata
     kind = endpoint.type
@@ -418,14 +495,14 @@ def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFram
         arm_effect=_arm_effects(spec, endpoint),
         prognostic=_prognostic(endpoint.covariates, pool),
         effect_scale=modifiers,
-        strata=_codes(pool, strata_cols) if strata_cols else None,
-        analysis_strata=_codes(pool, test.strata) if test.strata else None,
+        strata=pool.codes(strata_cols) if strata_cols else None,
+        analysis_strata=pool.codes(test.strata) if test.strata else None,
         adjust=_adjust(test.adjust, pool),
         subgroups=_subgroups(spec, pool),
-        screening=screening,
+        screening=copy.deepcopy(pool.screening),
         sites=_sites(spec, pool),
-        demographics=demographics,
-        covariates=covariates,
+        demographics=pool.demographics,
+        covariates=pool.covariates,
         goals=goals,
         test=test.test,
         alpha=test.alpha / test.sided,
