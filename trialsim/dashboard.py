@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from trialsim.run.store import BLOCK_SUFFIX
+
 APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
 RESULT_FORMAT = 1  # the summary.json format this dashboard reads (trialsim.run.simulate.RESULT_FORMAT)
 # Written by SimulationResult.write, in this order; summary.json comes last, so without it a directory is incomplete.
@@ -66,7 +68,7 @@ def inspect_results_dir(path: str | Path) -> ResultsDir:
     summary_file = path / "summary.json"
     if not summary_file.is_file():
         if "manifest.json" in visible or "blocks" in visible:
-            done = sum(1 for _ in (path / "blocks").glob("*/*.trials.parquet"))
+            done = sum(1 for _ in (path / "blocks").glob(f"*/*.trials{BLOCK_SUFFIX}"))
             out.errors.append(
                 f"{path}: a simulation is running here, or was interrupted: {done} seed block(s) are "
                 f"finished, and summary.json is written when all are. Wait for it to finish, or resume it with "

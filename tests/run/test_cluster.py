@@ -34,7 +34,7 @@ def same_results(a: Path, b: Path) -> None:
 
 
 def finished_blocks(out: Path) -> int:
-    return len(list(out.glob("blocks/*/*.trials.parquet")))
+    return len(list(out.glob("blocks/*/*.trials.arrows")))
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

@@ -46,10 +46,11 @@ def test_a_run_directory_holds_the_results_the_manifest_and_the_blocks(reference
     assert len(manifest["design_hash"]) == 64
     folder = reference / manifest["scenarios"]["null"]["folder"]
     assert sorted(p.name for p in folder.iterdir())[:3] == [
-        "000000-250.diversity.parquet",
-        "000000-250.subgroups.parquet",
-        "000000-250.trials.parquet",
+        "000000-250.diversity.arrows",
+        "000000-250.subgroups.arrows",
+        "000000-250.trials.arrows",
     ]
+    assert manifest["block_format"] == "arrow-ipc-stream"
     # The in-memory result of the same call is the same bytes once written.
     memory = trialsim.simulate(PFS, trials=600, seed=3).write(reference.parent / "memory")
     same_results(reference, memory)
@@ -75,10 +76,10 @@ def test_a_rerun_computes_only_the_missing_blocks_and_gives_the_same_files(refer
     expected = out / manifest["scenarios"]["expected"]["folder"]
     for file in expected.glob("000001-250.*"):
         file.unlink()
-    (null / "000002-100.subgroups.parquet").unlink()
+    (null / "000002-100.subgroups.arrows").unlink()
     for name in RESULTS:
         (out / name).unlink()
-    (null / ".tmp-123-000002-100.trials.parquet").write_bytes(b"half")
+    (null / ".tmp-123-000002-100.trials.arrows").write_bytes(b"half")
     (out / ".partial-abc").mkdir()
     lines = []
     result = trialsim.simulate(PFS, trials=600, seed=3, out=out, log=lines.append)
@@ -90,6 +91,40 @@ def test_a_rerun_computes_only_the_missing_blocks_and_gives_the_same_files(refer
     lines.clear()
     trialsim.simulate(PFS, trials=600, seed=3, out=out, log=lines.append)
     assert lines == [f"resuming: 6 of 6 blocks (1200 trials) already in {out}"]
+    same_results(reference, out)
+
+
+def test_block_files_are_arrow_ipc_of_the_engines_tables(reference):
+    from trialsim.run.runner import block_frames, block_tables
+    from trialsim.run.simulate import prepare
+    from trialsim.run.store import read_block_bytes
+
+    run = prepare(PFS, trials=600, seed=3, scenarios=["null"])
+    block = run.scenarios[0].blocks[2]
+    frames, files = block_frames(run.plans["null"], 3, block), block_tables(run.plans["null"], 3, block)
+    folder = reference / json.loads((reference / MANIFEST).read_text())["scenarios"]["null"]["folder"]
+    for table, frame in frames.items():
+        stored = folder / f"{block_stem(block)}.{table}.arrows"
+        assert stored.read_bytes() == files[table]  # what a worker sends back is the file
+        back = pl.read_ipc_stream(stored)
+        assert back.schema == frame.schema and back.equals(frame) and read_block_bytes(files[table]).equals(frame)
+
+
+def test_parquet_blocks_of_an_older_trialsim_are_removed_and_computed_again(reference, tmp_path):
+    out = tmp_path / "run"
+    trialsim.simulate(PFS, trials=600, seed=3, out=out)
+    for name in RESULTS:
+        (out / name).unlink()
+    # As the previous version left a run: its blocks as parquet (one of them unfinished).
+    blocks_dir = out / "blocks"
+    for file in sorted(blocks_dir.glob("*/*.arrows")):
+        pl.read_ipc_stream(file).write_parquet(file.with_suffix(".parquet"))
+        file.unlink()
+    (next(blocks_dir.glob("*/000001-250.trials.parquet"))).unlink()
+    lines = []
+    trialsim.simulate(PFS, trials=600, seed=3, out=out, log=lines.append)
+    assert lines == []  # nothing reused: every block computed again, none read from parquet
+    assert not list(blocks_dir.glob("*/*.parquet")) and len(list(blocks_dir.glob("*/*.arrows"))) == 18
     same_results(reference, out)
 
 

@@ -1,21 +1,20 @@
 """A run held in memory: each block's tables as the engine made them, assembled once at the end.
 
-A run into a directory (:mod:`trialsim.run.store`) stores every block as parquet as soon as it is
-done, which is what makes it resumable. A run without one cannot be resumed, and that round trip
-(parquet bytes, a temporary folder, reading them back) would cost about as much as the blocks
-themselves; so its blocks stay polars frames. The assembled tables are the same rows, in the same
-order, with the same dtypes and values as those a run directory holds, and they write the same bytes.
+A run into a directory (:mod:`trialsim.run.store`) stores every block as Arrow IPC files as soon as
+it is done, which is what makes it resumable. A run without one cannot be resumed and needs no such
+round trip (bytes, a temporary folder, reading them back), so its blocks stay polars frames. The
+assembled tables are the same rows, in the same order, with the same dtypes and values as those a
+run directory holds, and they write the same bytes.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 
 import polars as pl
 
 from trialsim.run.seeds import Block
-from trialsim.run.store import TABLES, ScenarioRun
+from trialsim.run.store import TABLES, ScenarioRun, read_block_bytes
 
 # Blocks summarised at a time: bounds the summary's temporary arrays (about 4 MB for 40 blocks of W1).
 SUMMARY_BLOCKS = 40
@@ -52,8 +51,8 @@ class MemoryStore:
         self.blocks[block] = tables
 
     def write_block(self, block: Block, files: dict[str, bytes]) -> None:
-        """Keep one block's tables as a Dask worker sends them: parquet bytes by table."""
-        self.put(block, {table: pl.read_parquet(io.BytesIO(data)) for table, data in files.items()})
+        """Keep one block's tables as a Dask worker sends them: block file bytes (Arrow IPC) by table."""
+        self.put(block, {table: read_block_bytes(data) for table, data in files.items()})
 
     def finish(self, each: Callable[[str, dict[str, pl.DataFrame]], None]) -> dict[str, pl.DataFrame]:
         """The run's tables by file stem, blocks in run order, as a run directory's result files hold them.

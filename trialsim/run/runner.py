@@ -3,12 +3,12 @@
 On Dask, the scenarios' compiled plans (which hold the eligible population as arrays, shared
 between plans where equal) are scattered to every worker once; a task is a few consecutive seed
 blocks. A worker that shares the client's file system (a local cluster, an HPC cluster's shared
-storage) writes the blocks into the run directory itself; any other sends back their tables as
-parquet bytes, which the client writes (so workers need no shared storage). At most a few tasks
-per worker thread are in flight, so neither the workers nor the client ever hold more than a few
-blocks, however many trials the run has. A run without a directory (:mod:`trialsim.run.memory`)
-is held in memory: its workers send every block back, and in this process blocks are kept as the
-engine's frames, with no parquet in between.
+storage) writes the blocks into the run directory itself; any other sends back the bytes of their
+block files (Arrow IPC: :func:`~trialsim.run.store.block_bytes`), which the client writes (so workers
+need no shared storage). At most a few tasks per worker thread are in flight, so neither the workers
+nor the client ever hold more than a few blocks, however many trials the run has. A run without a
+directory (:mod:`trialsim.run.memory`) is held in memory: its workers send every block back, and in
+this process blocks are kept as the engine's frames, with no encoding in between.
 
 Workers can die (out of memory, a lost machine, a Ctrl-C in their terminal): Dask reruns their
 tasks elsewhere, and if the plans' every copy was lost with them they are scattered again and the
@@ -36,7 +36,7 @@ from trialsim.engine.block import BlockResult, simulate_block
 from trialsim.engine.plan import Plan
 from trialsim.run.memory import MemoryStore
 from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng
-from trialsim.run.store import TABLES, BlockDrop, RunStore, parquet_bytes, write_block
+from trialsim.run.store import TABLES, BlockDrop, RunStore, block_bytes, write_block
 
 # How many times a block is resubmitted after its task was cancelled (lost plan, restarted scheduler).
 MAX_RESUBMITS = 5
@@ -140,8 +140,8 @@ def block_frames(plan: Plan, seed: int, block: Block) -> dict[str, pl.DataFrame]
 
 
 def block_tables(plan: Plan, seed: int, block: Block) -> dict[str, bytes]:
-    """One seed block's tables as parquet bytes, by the stem of their files: what a Dask worker sends back."""
-    return {stem: parquet_bytes(frame) for stem, frame in block_frames(plan, seed, block).items()}
+    """One seed block's tables as the bytes of their block files, by file stem: what a Dask worker sends back."""
+    return {stem: block_bytes(frame) for stem, frame in block_frames(plan, seed, block).items()}
 
 
 def block_task(

@@ -4,7 +4,7 @@
 
     OUT/
       manifest.json        what the blocks were made from (design, seed, trialsim version), and the run's blocks
-      blocks/<scenario>/   one parquet file per finished seed block and table: 000012-250.trials.parquet, ...
+      blocks/<scenario>/   one Arrow IPC stream file per finished seed block and table: 000012-250.trials.arrows, ...
       trials.parquet       one row per trial, performed look and comparison   | assembled from the blocks
       subgroups.parquet    one row per trial, comparison and subgroup level   | at the end of a run, in
       diversity.parquet    one row per trial: who it enrolled                 | block order
@@ -17,6 +17,13 @@ exist. A later run into the same directory reuses the finished blocks and comput
 is what makes a run resumable: the blocks are bit-identical whoever computes them, and so is the
 assembled result.
 
+Block files are Arrow IPC streams (``.arrows``, uncompressed: see :data:`BLOCK_COMPRESSION`), which
+polars writes and reads back in tens of microseconds where a block's parquet took milliseconds; a Dask
+worker without the run directory sends the same bytes back. The result files stay zstd parquet.
+Directories made before (block files named ``*.parquet``) are not read: those files are removed
+when the directory is opened, and their blocks are missing, so they are computed again (the same
+bytes, so the result files are too). A directory never holds blocks of both kinds for a run.
+
 The manifest pins what the blocks were made from. A directory holding another design, seed, block
 size or trialsim version is refused, as is a scenario whose definition has changed since its
 blocks were written: nothing is mixed, and nothing is overwritten.
@@ -26,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
@@ -51,6 +57,13 @@ MANIFEST_FORMAT = 1
 BLOCKS = "blocks"
 # BlockResult attribute -> the stem of its file, in a block folder and in the run directory.
 TABLES = {"looks": "trials", "subgroups": "subgroups", "diversity": "diversity"}
+# Block files: one Arrow IPC stream per block and table. Uncompressed: lz4 makes them 30% smaller but
+# costs more to write and read (W1: 0.07 vs 0.2 ms to encode a block, 0.16 vs 0.27 ms to read it back).
+BLOCK_SUFFIX = ".arrows"
+BLOCK_COMPRESSION = "uncompressed"
+BLOCK_FORMAT = "arrow-ipc-stream"
+# Block files of trialsim before Arrow IPC blocks: removed on opening, and their blocks computed again.
+LEGACY_BLOCK_SUFFIX = ".parquet"
 RESULT_FILES = ("trials.parquet", "subgroups.parquet", "diversity.parquet", "design.yaml", "summary.json")
 # Rows per row group of the assembled tables: fixed, so the files do not depend on how blocks were computed.
 ROW_GROUP_ROWS = 131_072
@@ -125,11 +138,21 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def parquet_bytes(frame: pl.DataFrame) -> bytes:
-    """A table as parquet bytes: what a worker sends back for one block."""
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer)
-    return buffer.getvalue()
+def block_bytes(frame: pl.DataFrame) -> bytes:
+    """One block's table as the bytes of its block file (an Arrow IPC stream): what a worker sends back.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"trial": [0, 1], "reject": [True, False]})
+    >>> read_block_bytes(block_bytes(frame)).equals(frame)
+    True
+    """
+    return frame.write_ipc_stream(None, compression=BLOCK_COMPRESSION).getvalue()
+
+
+def read_block_bytes(data: bytes | Path) -> pl.DataFrame:
+    """A block's table from the bytes :func:`block_bytes` made, or from its block file."""
+    return pl.read_ipc_stream(data)
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -212,11 +235,11 @@ def write_table(frames: Iterable[pl.DataFrame], path: Path, row_group_rows: int 
 
 def block_file(root: Path, block: Block, table: str) -> Path:
     """Where a block's table is kept in a run directory."""
-    return root / BLOCKS / scenario_folder(block.scenario) / f"{block_stem(block)}.{table}.parquet"
+    return root / BLOCKS / scenario_folder(block.scenario) / f"{block_stem(block)}.{table}{BLOCK_SUFFIX}"
 
 
 def write_block(root: Path, block: Block, files: dict[str, bytes]) -> None:
-    """Store one block's tables (parquet bytes by table) under ``root``; each file appears whole or not at all.
+    """Store one block's tables (:func:`block_bytes` by table) under ``root``; each file appears whole or not at all.
 
     The table that tells a block finished is written last of all its files, whoever writes them.
     """
@@ -400,7 +423,13 @@ class RunStore:
                 )
 
     def _clean(self) -> None:
-        """Remove what killed runs left behind: temporary files and half-assembled results (ours alone)."""
+        """Remove what killed runs left behind (temporary files, half-assembled results) and legacy blocks.
+
+        Only files of ours: block files of an older trialsim (``*.parquet``, see the module's notes)
+        are removed, so their blocks count as missing and are computed again.
+        """
+        for legacy in self.path.glob(f"{BLOCKS}/*/*{LEGACY_BLOCK_SUFFIX}"):
+            legacy.unlink(missing_ok=True)
         for partial in self.path.glob(f"{PARTIAL_PREFIX}*"):
             shutil.rmtree(partial, ignore_errors=True)
         for tmp in self.path.glob(f"{TEMP_PREFIX}*"):
@@ -423,6 +452,7 @@ class RunStore:
             "seed": self.identity.seed,
             "trialsim": self.identity.trialsim,
             "trials_per_block": self.identity.trials_per_block,
+            "block_format": BLOCK_FORMAT,
             **extra,
             "run": list(self.runs),
             "scenarios": scenarios,
@@ -449,15 +479,15 @@ class RunStore:
         return [b for run in self.runs.values() for b in run.blocks if not self.is_done(b)]
 
     def write_block(self, block: Block, files: dict[str, bytes]) -> None:
-        """Store one block's tables (parquet bytes by table); each file appears whole or not at all."""
+        """Store one block's tables (:func:`block_bytes` by table); each file appears whole or not at all."""
         write_block(self.path, block, files)
 
     def put(self, block: Block, tables: dict[str, pl.DataFrame]) -> None:
-        """Store one block's tables (frames by table) as parquet; see :meth:`write_block`."""
-        self.write_block(block, {table: parquet_bytes(frame) for table, frame in tables.items()})
+        """Store one block's tables (frames by table) as block files; see :meth:`write_block`."""
+        self.write_block(block, {table: block_bytes(frame) for table, frame in tables.items()})
 
     def read_block(self, block: Block, table: str) -> pl.DataFrame:
-        return pl.read_parquet(self.block_file(block, table))
+        return read_block_bytes(self.block_file(block, table))
 
     def frames(self, table: str, scenarios: Iterable[str] | None = None) -> Iterator[pl.DataFrame]:
         """The run's blocks of one table, scenario by scenario and in block order, one at a time."""
