@@ -68,6 +68,18 @@ def supports_t_test(plan) -> bool:
     return plan.endpoint == "continuous" and plan.test == "t_test"
 
 
+def _patient_arrays(p) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Entry, outcome and dropout times (float64) and arms (int8) as the kernels take them, C-contiguous.
+
+    The kernels find who is enrolled by a cut as a prefix of the patients: entry times must be sorted.
+    """
+    entry = np.ascontiguousarray(p.entry, dtype=np.float64)
+    if entry.shape[1] > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
+        raise ValueError("entry times must be sorted within each trial (enrolment order)")
+    outcome = np.ascontiguousarray(p.outcome, dtype=np.float64)
+    return entry, outcome, np.ascontiguousarray(p.dropout, dtype=np.float64), np.ascontiguousarray(p.arm, dtype=np.int8)
+
+
 def t_test_looks(plan, p, cuts: np.ndarray, reached: np.ndarray) -> LookAnalyses:
     """The two-sample t-test of every comparison at every look (cut at ``cuts``), for a block of trials.
 
@@ -77,13 +89,8 @@ def t_test_looks(plan, p, cuts: np.ndarray, reached: np.ndarray) -> LookAnalyses
     """
     from trialsim.engine.means import t_to_z
 
-    entry = np.ascontiguousarray(p.entry, dtype=np.float64)
-    trials, n = entry.shape
-    if n > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
-        raise ValueError("entry times must be sorted within each trial (enrolment order)")
-    y = np.ascontiguousarray(p.outcome, dtype=np.float64)
-    dropout = np.ascontiguousarray(p.dropout, dtype=np.float64)
-    arm = np.ascontiguousarray(p.arm, dtype=np.int8)
+    entry, y, dropout, arm = _patient_arrays(p)
+    trials = entry.shape[0]
     treatment = np.array([c.treatment for c in plan.comparisons], dtype=np.int8)
     control = np.array([c.control for c in plan.comparisons], dtype=np.int8)
     looks, m = plan.n_looks, len(plan.comparisons)
@@ -121,13 +128,8 @@ def survival_looks(plan, p) -> LookAnalyses:
     :func:`trialsim.engine.block.look_times` and running :func:`trialsim.engine.logrank.logrank`
     (to rounding), at a fraction of the cost.
     """
-    entry = np.ascontiguousarray(p.entry, dtype=np.float64)
+    entry, outcome, dropout, arm = _patient_arrays(p)
     trials, n = entry.shape
-    if n > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
-        raise ValueError("entry times must be sorted within each trial (enrolment order)")
-    outcome = np.ascontiguousarray(p.outcome, dtype=np.float64)
-    dropout = np.ascontiguousarray(p.dropout, dtype=np.float64)
-    arm = np.ascontiguousarray(p.arm, dtype=np.int8)
     if plan.analysis_strata is not None:  # as analyse() does
         strata = np.ascontiguousarray(plan.analysis_strata[p.index], dtype=np.int32)
         n_strata = int(strata.max()) + 1 if strata.size else 1
