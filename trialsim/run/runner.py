@@ -273,7 +273,11 @@ class _DaskBlocks:
             for future in pending:
                 batch = running.pop(future)
                 results = None
-                if future.status == "finished":
+                if future.status == "finished" and drop is not None and all(map(self.store.is_done, batch)):
+                    # The worker wrote the blocks into the run directory: nothing to fetch (a fetch is a
+                    # round trip through the scheduler and the worker, CPU the workers could have used).
+                    results = [None] * len(batch)
+                elif future.status == "finished":
                     try:
                         results = future.result()
                     except FutureCancelledError:  # lost between finishing and being fetched
