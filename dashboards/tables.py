@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import polars as pl
 
@@ -70,6 +70,21 @@ def _pair(d: dict | None) -> tuple[float | None, float | None]:
 
 def ok(results: Iterable[Result]) -> list[Result]:
     return [r for r in results if r.ok]
+
+
+def having(results: Iterable[Result], scenario: str) -> Iterator[tuple[Result, dict]]:
+    """Each readable result that has ``scenario``, with that scenario's summary."""
+    for r in ok(results):
+        s = r.scenario(scenario)
+        if s:
+            yield r, s
+
+
+def power_columns(figures: dict, trials: int) -> dict[str, float | None]:
+    """Power, its SE and its Wilson 95% interval, as the tables' four columns."""
+    power = _value(figures.get("power"))
+    low, high = wilson(power, trials)
+    return {"Power": power, "Power SE": _value(figures.get("power_se")), "Power 95% low": low, "Power 95% high": high}
 
 
 def scenario_names(results: Iterable[Result], grid: bool | None = None) -> list[str]:
@@ -201,7 +216,6 @@ def overview(results: Sequence[Result]) -> pl.DataFrame:
         for name, s in r.scenarios.items():
             alpha, alpha_se = type_i_error(r, name)
             trials = int(s["trials"])
-            low, high = wilson(_value(s.get("power")), trials)
             diversity = s.get("diversity") if isinstance(s.get("diversity"), dict) else None
             ri, ri_se = _pair(diversity.get("representation_index")) if diversity else (None, None)
             goals = diversity.get("goals") if diversity else None
@@ -211,10 +225,7 @@ def overview(results: Sequence[Result]) -> pl.DataFrame:
                     "Scenario": name,
                     "Grid point": grid_text(s.get("grid")),
                     "Trials": trials,
-                    "Power": _value(s.get("power")),
-                    "Power SE": _value(s.get("power_se")),
-                    "Power 95% low": low,
-                    "Power 95% high": high,
+                    **power_columns(s, trials),
                     "Type I error": alpha,
                     "Type I error SE": alpha_se,
                     "E[N] patients": _value(s.get("expected_sample_size")),
@@ -281,10 +292,7 @@ def type_i_error_gaps(results: Sequence[Result]) -> dict[str, str]:
 def per_look(results: Sequence[Result], scenario: str) -> pl.DataFrame:
     """Probability of stopping for efficacy and for futility at each look, with their SEs."""
     rows = []
-    for r in ok(results):
-        s = r.scenario(scenario)
-        if not s:
-            continue
+    for r, s in having(results, scenario):
         looks = s.get("looks") or []
         info = s.get("information") or []
         reject, reject_se = s.get("reject_per_look") or [], s.get("reject_per_look_se") or []
@@ -320,20 +328,13 @@ def per_look(results: Sequence[Result], scenario: str) -> pl.DataFrame:
 def comparisons(results: Sequence[Result], scenario: str) -> pl.DataFrame:
     """Power of each comparison with its interval, and the estimate against the true effect."""
     rows = []
-    for r in ok(results):
-        s = r.scenario(scenario)
-        if not s:
-            continue
+    for r, s in having(results, scenario):
         for name, c in (s.get("per_comparison") or {}).items():
-            low, high = wilson(_value(c.get("power")), int(s["trials"]))
             rows.append(
                 {
                     "Design": r.label,
                     "Comparison": name,
-                    "Power": _value(c.get("power")),
-                    "Power SE": _value(c.get("power_se")),
-                    "Power 95% low": low,
-                    "Power 95% high": high,
+                    **power_columns(c, int(s["trials"])),
                     "Mean estimate": _value(c.get("mean_estimate")),
                     "True effect": _value(c.get("true_effect")),
                     "Bias": _value(c.get("bias")),
@@ -359,24 +360,17 @@ def comparisons(results: Sequence[Result], scenario: str) -> pl.DataFrame:
 def subgroups(results: Sequence[Result], scenario: str) -> pl.DataFrame:
     """Power within each subgroup level (at the nominal one-sided level, at the trial's last look)."""
     rows = []
-    for r in ok(results):
-        s = r.scenario(scenario)
-        if not s:
-            continue
+    for r, s in having(results, scenario):
         for subgroup, levels in (s.get("subgroups") or {}).items():
             for level, by_comparison in levels.items():
                 for comparison, g in by_comparison.items():
-                    low, high = wilson(_value(g.get("power")), int(s["trials"]))
                     rows.append(
                         {
                             "Design": r.label,
                             "Subgroup": subgroup,
                             "Level": level,
                             "Comparison": comparison,
-                            "Power": _value(g.get("power")),
-                            "Power SE": _value(g.get("power_se")),
-                            "Power 95% low": low,
-                            "Power 95% high": high,
+                            **power_columns(g, int(s["trials"])),
                             "Mean analysed": _value(g.get("mean_analysed")),
                             "Mean estimate": _value(g.get("mean_estimate")),
                         }
@@ -400,7 +394,7 @@ def grid(results: Sequence[Result]) -> pl.DataFrame:
             point = s.get("grid")
             if not isinstance(point, dict) or not point:
                 continue
-            low, high = wilson(_value(s.get("power")), int(s["trials"]))
+            power = power_columns(s, int(s["trials"]))
             for key, value in point.items():
                 others = {k: v for k, v in point.items() if k != key}
                 rows.append(
@@ -412,10 +406,7 @@ def grid(results: Sequence[Result]) -> pl.DataFrame:
                         "Value": str(value),
                         "Value (number)": _number(value),
                         "Other parameters": grid_text(others) or "",
-                        "Power": _value(s.get("power")),
-                        "Power SE": _value(s.get("power_se")),
-                        "Power 95% low": low,
-                        "Power 95% high": high,
+                        **power,
                         "E[N] patients": _value(s.get("expected_sample_size")),
                     }
                 )
@@ -484,10 +475,7 @@ def composition(results: Sequence[Result], scenario: str, column: str) -> pl.Dat
 def screen_failure(results: Sequence[Result], scenario: str, column: str) -> pl.DataFrame:
     """Share of each group that the eligibility criteria exclude (also from results without a diversity summary)."""
     rows = []
-    for r in ok(results):
-        s = r.scenario(scenario)
-        if not s:
-            continue
+    for r, s in having(results, scenario):
         d = diversity_of(r, scenario)
         if d and column in d["columns"]:
             rates = {level: g.get("screen_failure") for level, g in d["columns"][column].items()}
