@@ -21,6 +21,7 @@ from trialsim.engine.diversity import per_trial
 from trialsim.engine.logrank import logrank
 from trialsim.engine.looks import LookAnalyses
 from trialsim.engine.means import ancova, t_test
+from trialsim.engine.memo import IdentityMemo
 from trialsim.engine.multiplicity import reject as reject_at_level
 from trialsim.engine.multiplicity import sequential_reject
 from trialsim.engine.outcomes import binary_outcomes, continuous_outcomes
@@ -402,21 +403,19 @@ def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray, 
 
 # Subgroup levels are bits of one integer per pool patient.
 _MAX_LEVELS = 64
-_bits_cache: dict[int, tuple[tuple, np.ndarray]] = {}
+_LEVEL_BITS: IdentityMemo[np.ndarray] = IdentityMemo(size=8)
 
 
 def _level_bits(subgroups: tuple) -> np.ndarray:
     """(P,) uint64 over the pool: bit l set for the patients in subgroup level l; computed once per plan."""
-    hit = _bits_cache.get(id(subgroups))
-    if hit is not None and hit[0] is subgroups:
-        return hit[1]
-    bits = np.zeros(len(subgroups[0].mask), dtype=np.uint64)
-    for level, sub in enumerate(subgroups):
-        bits |= sub.mask.astype(np.uint64) << np.uint64(level)
-    if len(_bits_cache) >= 8:  # the plans of a run; the subgroups tuple is kept alive with its bits
-        _bits_cache.clear()
-    _bits_cache[id(subgroups)] = (subgroups, bits)
-    return bits
+
+    def compute() -> np.ndarray:
+        bits = np.zeros(len(subgroups[0].mask), dtype=np.uint64)
+        for level, sub in enumerate(subgroups):
+            bits |= sub.mask.astype(np.uint64) << np.uint64(level)
+        return bits
+
+    return _LEVEL_BITS.get((subgroups,), compute)
 
 
 def pilot_information(plan: Plan) -> tuple[np.ndarray, float]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from trialsim.engine.memo import IdentityMemo
+
 __all__ = ["exponential_by_arm", "normal_by_arm", "plain", "uniform_entry"]
 
 
@@ -34,19 +36,11 @@ def plain(prognostic: np.ndarray, effect_scale: np.ndarray) -> bool:
     >>> plain(np.zeros(3), np.ones(3)), plain(np.array([0.0, 0.1]), np.ones(2))
     (True, False)
     """
-    key = (id(prognostic), id(effect_scale))
-    hit = _plain_pools.get(key)
-    if hit is not None and hit[0] is prognostic and hit[1] is effect_scale:
-        return hit[2]
-    answer = not prognostic.any() and bool((effect_scale == 1.0).all())
-    if len(_plain_pools) >= 8:  # a run's plans; the arrays are kept with the answer, so ids are not reused
-        _plain_pools.clear()
-    _plain_pools[key] = (prognostic, effect_scale, answer)
-    return answer
+    # A pass over 10^5 patients, worth skipping in every seed block.
+    return _PLAIN.get((prognostic, effect_scale), lambda: not prognostic.any() and bool((effect_scale == 1.0).all()))
 
 
-# Answers of plain() by pool arrays: a pass over 10^5 patients is worth skipping once per block.
-_plain_pools: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, bool]] = {}
+_PLAIN: IdentityMemo[bool] = IdentityMemo(size=8)
 
 
 def uniform_entry(duration: float, n: int, trials: int, rng: np.random.Generator) -> np.ndarray:

@@ -11,21 +11,18 @@ single compiled pass per trial.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
+from trialsim.engine.memo import IdentityMemo
 from trialsim.engine.prefetch import prefetch_row
 
 __all__ = ["enrolled_tallies"]
 
-# Packed matrices of the most recently used pools (a plan's arrays live as long as the plan).
-_CACHE_SIZE = 4
-_cache: OrderedDict[tuple[int, ...], tuple[tuple[np.ndarray, ...], _Packed]] = OrderedDict()
-_lock = threading.Lock()
+# Packed matrices of the most recently used pools.
+_PACKED: IdentityMemo[_Packed] = IdentityMemo(size=4)
 # Coded columns are combined into one joint code when they have at most this many combinations.
 _MAX_JOINT = 1 << 15
 
@@ -47,13 +44,11 @@ def _aligned_rows(pool: int, columns: int) -> np.ndarray:
 
 def _packed(codes: tuple[np.ndarray, ...], n_levels: tuple[int, ...], values: tuple[np.ndarray, ...]) -> _Packed:
     """The pool's columns packed for :func:`_tally`, once per set of pool columns."""
+    return _PACKED.get(codes + values, lambda: _pack(codes, n_levels, values), extra=len(codes))
+
+
+def _pack(codes: tuple[np.ndarray, ...], n_levels: tuple[int, ...], values: tuple[np.ndarray, ...]) -> _Packed:
     arrays = codes + values
-    key = tuple(id(a) for a in arrays) + (len(codes),)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], arrays, strict=True)):
-            _cache.move_to_end(key)
-            return hit[1]
     pool = len(arrays[0]) if arrays else 0
     combinations = int(np.prod(n_levels, dtype=np.float64)) if codes else 1
     if codes and combinations <= _MAX_JOINT:
@@ -73,13 +68,7 @@ def _packed(codes: tuple[np.ndarray, ...], n_levels: tuple[int, ...], values: tu
     for c, column in enumerate(values):
         packed_values[:, c] = column
     missing = bool(np.isnan(packed_values).any())
-    packed = _Packed(joint, packed_codes, packed_values, missing)
-    with _lock:
-        # The arrays themselves are kept with the result, so their ids cannot be reused meanwhile.
-        _cache[key] = (arrays, packed)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return packed
+    return _Packed(joint, packed_codes, packed_values, missing)
 
 
 def enrolled_tallies(
