@@ -289,8 +289,8 @@ def test_subgroup_tests_in_one_pass_match_one_test_per_level(tmp_path, case):
     tied = dataclasses.replace(p, outcome=np.round(p.outcome * 2) / 2)
     for patients in (p, tied):
         cut = analyse_looks(plan, patients).cuts[:, -1]
-        fast = block._subgroups(plan, patients, cut, np.arange(40))
-        reference = block._subgroups(plan, patients, cut, np.arange(40), fast=False)
+        fast = block._frame(block._subgroups(plan, patients, cut, np.arange(40)))
+        reference = block._frame(block._subgroups(plan, patients, cut, np.arange(40), fast=False))
         assert fast.height == len(plan.subgroups) * len(plan.comparisons) * 40
         floats = ["estimate", "z"]
         assert fast.drop(floats).equals(reference.drop(floats))

@@ -8,6 +8,7 @@ run over looks, comparisons and subgroups, a few each).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -17,7 +18,7 @@ from trialsim.engine import draws
 from trialsim.engine import looks as looks_kernel
 from trialsim.engine.accrual import dropout_times, entry_times
 from trialsim.engine.cox import cox
-from trialsim.engine.diversity import per_trial
+from trialsim.engine.diversity import Tallies, figures, tally
 from trialsim.engine.logrank import logrank
 from trialsim.engine.looks import LookAnalyses
 from trialsim.engine.means import ancova, t_test
@@ -294,14 +295,45 @@ def analyse_looks(plan: Plan, p: Patients, *, fast: bool = True) -> LookAnalyses
     )  # fmt: skip
 
 
+class Coded(NamedTuple):
+    """A string column as codes into its values: it becomes a polars column once per batch of blocks."""
+
+    values: tuple[str, ...]
+    codes: np.ndarray
+
+
+# A column of a block's table: numbers, coded strings, or None for an all-null Int64 column.
+Column = np.ndarray | Coded | None
+
+
+@dataclass(frozen=True)
+class BlockColumns:
+    """A block's tables before they are polars frames: see :func:`block_columns` and :func:`stack`.
+
+    Building a frame costs a few microseconds per column whatever its length, as much as a block's
+    trials cost to simulate in some designs; so blocks are simulated as columns and a few blocks'
+    columns become frames together. ``tallies`` are who each trial enrolled, from which the diversity
+    figures are computed batch by batch too.
+    """
+
+    looks: dict[str, Column]
+    subgroups: dict[str, Column]
+    diversity: dict[str, Column]
+    tallies: Tallies
+
+
 def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockResult:
     """Simulate ``trials`` trials numbered from ``first_trial``."""
+    return stack(plan, [block_columns(plan, first_trial, trials, rng)])
+
+
+def block_columns(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockColumns:
+    """Simulate ``trials`` trials numbered from ``first_trial``: the columns of their tables (see :func:`stack`)."""
     p = draw_patients(plan, trials, rng)
     a = analyse_looks(plan, p)
     cuts, reached, enrolled, estimate, se, z, analysed, degenerate = (
         a.cuts, a.reached, a.enrolled, a.estimate, a.se, a.z, a.analysed, a.degenerate
     )  # fmt: skip
-    events = a.events if a.events is not None else np.zeros((trials, plan.n_looks), dtype=np.int64)
     looks, m = plan.n_looks, len(plan.comparisons)
     shape = (trials, looks, m)
     benefit = plan.benefit_sign * z
@@ -311,45 +343,89 @@ def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Gen
     k_index = np.arange(looks)
     performed = k_index[None, :] <= stop[:, None]
     b, k, j = np.nonzero(np.broadcast_to(performed[:, :, None], shape))
-    has_events = plan.endpoint == "time_to_event"
-    table = pl.DataFrame(
-        {
-            "scenario": pl.Series([plan.scenario], dtype=pl.String).new_from_index(0, len(b)),
-            "trial": trial_ids[b],
-            "look": (k + 1).astype(np.int16),
-            "comparison": pl.Series([c.name for c in plan.comparisons], dtype=pl.String).gather(j),
-            "time": cuts[b, k],
-            "reached": reached[b, k],
-            "enrolled": enrolled[b, k],
-            "analysed": analysed[b, k, j],
-            "events": pl.Series(events[b, k]) if has_events else pl.Series([None] * len(b), dtype=pl.Int64),
-            "estimate": estimate[b, k, j],
-            "se": se[b, k, j],
-            "z": z[b, k, j],
-            "degenerate": degenerate[b, k, j],
-            "reject": reject_look[b, j] == k,
-            "futility": futility_look[b, j] == k,
-            "stopped": stop[b] == k,
-        }
-    )
+    table = {
+        "scenario": Coded((plan.scenario,), np.zeros(len(b), dtype=np.int64)),
+        "trial": trial_ids[b],
+        "look": (k + 1).astype(np.int16),
+        "comparison": Coded(tuple(c.name for c in plan.comparisons), j),
+        "time": cuts[b, k],
+        "reached": reached[b, k],
+        "enrolled": enrolled[b, k],
+        "analysed": analysed[b, k, j],
+        "events": a.events[b, k] if a.events is not None else None,
+        "estimate": estimate[b, k, j],
+        "se": se[b, k, j],
+        "z": z[b, k, j],
+        "degenerate": degenerate[b, k, j],
+        "reject": reject_look[b, j] == k,
+        "futility": futility_look[b, j] == k,
+        "stopped": stop[b] == k,
+    }
     last_cut = cuts[np.arange(trials), stop]
-    return BlockResult(table, _subgroups(plan, p, last_cut, trial_ids), _diversity(plan, p, last_cut, trial_ids))
-
-
-def _diversity(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray) -> pl.DataFrame:
-    """Who each trial enrolled by its last look, against the target population."""
-    enrolled = p.entry <= cut[:, None]
-    count = np.count_nonzero(enrolled, axis=1)
-    figures = per_trial(plan.demographics, plan.covariates, plan.goals, p.index, enrolled)
+    in_trial = p.entry <= last_cut[:, None]
+    diversity: dict[str, Column] = {
+        "scenario": Coded((plan.scenario,), np.zeros(trials, dtype=np.int64)),
+        "trial": trial_ids,
+    }
     if p.site is not None:
-        n = np.maximum(count, 1)
+        n = np.maximum(np.count_nonzero(in_trial, axis=1), 1)
         for s, plan_site in enumerate(plan.sites):
-            figures[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & enrolled, axis=1) / n
-    scenario = pl.Series([plan.scenario], dtype=pl.String).new_from_index(0, len(trial_ids))
-    return pl.DataFrame({"scenario": scenario, "trial": trial_ids, "enrolled": count, **figures})
+            diversity[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & in_trial, axis=1) / n
+    tallies = tally(plan.demographics, plan.covariates, p.index, in_trial)
+    return BlockColumns(table, _subgroups(plan, p, last_cut, trial_ids), diversity, tallies)
 
 
-def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray, *, fast: bool = True) -> pl.DataFrame:
+def stack(plan: Plan, parts: list[BlockColumns]) -> BlockResult:
+    """The tables of one or more blocks of a plan, rows in the order of ``parts``.
+
+    Every row is computed as :func:`simulate_block` computes it for its own block: the tables are
+    those of the blocks simulated one at a time, concatenated.
+    """
+    diversity = {
+        "scenario": _stacked([p.diversity["scenario"] for p in parts]),
+        "trial": _stacked([p.diversity["trial"] for p in parts]),
+    }
+    tallies = Tallies.concat([p.tallies for p in parts])
+    diversity["enrolled"] = tallies.enrolled
+    diversity.update(figures(plan.demographics, plan.covariates, plan.goals, tallies))
+    for name in parts[0].diversity:
+        if name not in ("scenario", "trial"):
+            diversity[name] = _stacked([p.diversity[name] for p in parts])
+    return BlockResult(
+        _frame({name: _stacked([p.looks[name] for p in parts]) for name in parts[0].looks}),
+        _frame({name: _stacked([p.subgroups[name] for p in parts]) for name in parts[0].subgroups}),
+        _frame(diversity),
+    )
+
+
+def _stacked(columns: list[Column]) -> Column:
+    """One column of several blocks' tables, in order."""
+    first = columns[0]
+    if len(columns) == 1 or first is None:
+        return first
+    if isinstance(first, Coded):
+        return Coded(first.values, np.concatenate([c.codes for c in columns]))
+    return np.concatenate(columns)
+
+
+def _frame(columns: dict[str, Column]) -> pl.DataFrame:
+    """A polars frame of the columns: coded strings as strings, None as a null Int64 column."""
+    rows = next((len(c.codes if isinstance(c, Coded) else c) for c in columns.values() if c is not None), 0)
+    out = {}
+    for name, column in columns.items():
+        if column is None:
+            out[name] = pl.Series([None], dtype=pl.Int64).new_from_index(0, rows)
+        elif isinstance(column, Coded):
+            values = pl.Series(column.values, dtype=pl.String)
+            out[name] = values.new_from_index(0, rows) if len(column.values) == 1 else values.gather(column.codes)
+        else:
+            out[name] = column
+    return pl.DataFrame(out)
+
+
+def _subgroups(
+    plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray, *, fast: bool = True
+) -> dict[str, Column]:
     """Each subgroup's test at the trial's last look, at the nominal one-sided level (not adjusted).
 
     Rows by subgroup level, then comparison, then trial. ``fast``: log-rank tests of every level
@@ -357,7 +433,7 @@ def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray, 
     :func:`analyse` per level and comparison, the reference.
     """
     if not plan.subgroups:
-        return pl.DataFrame()
+        return {}
     data = data_cut(plan, p, cut)
     levels, m, trials = len(plan.subgroups), len(plan.comparisons), len(trial_ids)
     if fast and looks_kernel.supports(plan) and levels <= _MAX_LEVELS:
@@ -383,22 +459,18 @@ def _subgroups(plan: Plan, p: Patients, cut: np.ndarray, trial_ids: np.ndarray, 
     rows = levels * m * trials
     level_of_row = np.repeat(np.arange(levels), m * trials)
     critical = norm.isf(plan.alpha)
-    return pl.DataFrame(
-        {
-            "scenario": pl.Series([plan.scenario], dtype=pl.String).new_from_index(0, rows),
-            "trial": np.tile(trial_ids, levels * m),
-            "comparison": pl.Series([c.name for c in plan.comparisons], dtype=pl.String).gather(
-                np.tile(np.repeat(np.arange(m), trials), levels)
-            ),
-            "subgroup": pl.Series([s.subgroup for s in plan.subgroups], dtype=pl.String).gather(level_of_row),
-            "level": pl.Series([s.level for s in plan.subgroups], dtype=pl.String).gather(level_of_row),
-            "analysed": n,
-            "estimate": estimate,
-            "z": z,
-            "degenerate": degenerate,
-            "reject": (plan.benefit_sign * z >= critical) & ~degenerate,
-        }
-    )
+    return {
+        "scenario": Coded((plan.scenario,), np.zeros(rows, dtype=np.int64)),
+        "trial": np.tile(trial_ids, levels * m),
+        "comparison": Coded(tuple(c.name for c in plan.comparisons), np.tile(np.repeat(np.arange(m), trials), levels)),
+        "subgroup": Coded(tuple(s.subgroup for s in plan.subgroups), level_of_row),
+        "level": Coded(tuple(s.level for s in plan.subgroups), level_of_row),
+        "analysed": n,
+        "estimate": estimate,
+        "z": z,
+        "degenerate": degenerate,
+        "reject": (plan.benefit_sign * z >= critical) & ~degenerate,
+    }
 
 
 # Subgroup levels are bits of one integer per pool patient.

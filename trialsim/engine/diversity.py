@@ -12,7 +12,9 @@ its share of the target population (the cohort before eligibility):
 - standardised differences (mean enrolled - mean target) / sd target of numeric covariates;
 - whether the trial meets the design's diversity goals (every goal's share reached).
 
-All functions take arrays over the trials of a block and return arrays over those trials.
+All functions take arrays over the trials of a block and return arrays over those trials: a block's
+patients are tallied (:func:`tally`), and the figures computed from the tallies of a few blocks at once
+(:func:`figures`), as numpy's per-call cost is paid per batch of trials, not per block.
 """
 
 from __future__ import annotations
@@ -132,22 +134,46 @@ def standardized_difference(values: np.ndarray, enrolled: np.ndarray, mean: floa
     return (enrolled_mean - mean) / sd if sd > 0 else np.zeros(len(n))
 
 
-def per_trial(
-    demographics: tuple[Demographic, ...],
-    covariates: tuple[Covariate, ...],
-    goals: tuple[Goal, ...],
-    index: np.ndarray,
-    enrolled: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Every diversity figure of every trial, as named columns of length ``trials``.
+@dataclass(frozen=True)
+class Tallies:
+    """Who each trial of one or more blocks enrolled, tallied: what :func:`figures` are computed from.
 
-    ``index`` (trials, n) holds the pool rows of the patients, ``enrolled`` which of them count.
+    ``counts``: per demographic column, ``(trials, L)`` enrolled patients in each level; ``sums``:
+    ``(trials, C)`` sums of each numeric covariate over them; ``enrolled``: ``(trials,)`` how many.
     """
-    out: dict[str, np.ndarray] = {}
-    met = np.ones(index.shape[0], dtype=bool)
-    # One compiled pass over the patients for every column (see trialsim.engine.tallies): the
-    # same counts as enrolled_shares and sums as standardized_difference, without gathering
-    # each column at the patients' pool rows.
+
+    counts: tuple[np.ndarray, ...]
+    sums: np.ndarray
+    enrolled: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[Tallies]) -> Tallies:
+        """The tallies of several blocks' trials, in order (every figure is computed trial by trial)."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            tuple(np.concatenate(column) for column in zip(*(p.counts for p in parts), strict=True)),
+            np.concatenate([p.sums for p in parts]),
+            np.concatenate([p.enrolled for p in parts]),
+        )
+
+
+def tally(
+    demographics: tuple[Demographic, ...], covariates: tuple[Covariate, ...], index: np.ndarray, enrolled: np.ndarray
+) -> Tallies:
+    """Tally the enrolled patients of each trial: ``index`` (trials, n) holds their pool rows, ``enrolled`` which count.
+
+    One compiled pass over the patients for every column (see :mod:`trialsim.engine.tallies`): the
+    same counts as :func:`enrolled_shares` and sums as :func:`standardized_difference`, without
+    gathering each column at the patients' pool rows.
+
+    Examples
+    --------
+    >>> sex = Demographic("sex", ("F", "M"), np.array([0, 1, 1]), np.array([0.5, 0.5]), np.zeros(2))
+    >>> t = tally((sex,), (), np.array([[0, 2, 1]]), np.array([[True, True, False]]))
+    >>> t.counts[0].tolist(), t.enrolled.tolist()
+    ([[1.0, 1.0]], [2])
+    """
     counts, sums = enrolled_tallies(
         tuple(d.codes for d in demographics),
         tuple(len(d.levels) for d in demographics),
@@ -155,8 +181,26 @@ def per_trial(
         index,
         enrolled,
     )
-    n_enrolled = np.count_nonzero(enrolled, axis=1)
-    for d, count in zip(demographics, counts, strict=True):
+    return Tallies(tuple(counts), sums, np.count_nonzero(enrolled, axis=1))
+
+
+def figures(
+    demographics: tuple[Demographic, ...], covariates: tuple[Covariate, ...], goals: tuple[Goal, ...], tallies: Tallies
+) -> dict[str, np.ndarray]:
+    """Every diversity figure of every trial, as named columns of length ``trials``.
+
+    Examples
+    --------
+    >>> sex = Demographic("sex", ("F", "M"), np.array([0, 1]), np.array([0.5, 0.5]), np.zeros(2))
+    >>> t = Tallies((np.array([[3.0, 1.0]]),), np.zeros((1, 0)), np.array([4]))
+    >>> f = figures((sex,), (), (Goal("sex", "F", 0.6),), t)
+    >>> f["share:sex=F"].tolist(), f["representation:sex"].tolist(), f["goals_met"].tolist()
+    ([0.75], [0.75], [True])
+    """
+    out: dict[str, np.ndarray] = {}
+    n_enrolled = tallies.enrolled
+    met = np.ones(len(n_enrolled), dtype=bool)
+    for d, count in zip(demographics, tallies.counts, strict=True):
         total = count.sum(axis=1, keepdims=True)
         shares = np.divide(count, total, out=np.zeros_like(count), where=total > 0)
         for i, level in enumerate(d.levels):
@@ -171,7 +215,7 @@ def per_trial(
                 hit = share >= goal.share
                 out[f"goal:{d.column}={goal.level}"] = hit
                 met &= hit
-    for c, total in zip(covariates, sums.T, strict=True):
+    for c, total in zip(covariates, tallies.sums.T, strict=True):
         mean = np.divide(total, n_enrolled, out=np.full(len(n_enrolled), np.nan), where=n_enrolled > 0)
         out[f"stddiff:{c.column}"] = (mean - c.target_mean) / c.target_sd if c.target_sd > 0 else np.zeros(len(mean))
     out["goals_met"] = met

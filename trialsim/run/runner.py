@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from trialsim.engine.block import BlockResult, simulate_block
+from trialsim.engine.block import BlockResult, block_columns, stack
 from trialsim.engine.plan import Plan
 from trialsim.run.memory import MemoryStore
 from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng
@@ -123,20 +123,38 @@ class BlockError(RuntimeError):
 
 
 def run_block(plan: Plan, seed: int, block: Block) -> BlockResult:
-    """One seed block. A short last block is simulated whole and cut, so trial i never depends on the total."""
-    result = simulate_block(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block))
-    if block.trials == TRIALS_PER_BLOCK:  # a full block keeps every row
-        return result
-    keep = pl.col("trial") < block.first_trial + block.trials
-    return BlockResult(
-        *(frame.filter(keep) if frame.height else frame for frame in (result.looks, result.subgroups, result.diversity))
-    )
+    """One seed block's tables. A short last block is simulated whole and cut, so trial i never depends on the total."""
+    return BlockResult(*(block_frames(plan, seed, block)[stem] for stem in TABLES.values()))
+
+
+def batch_frames(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[dict[str, pl.DataFrame]]:
+    """The tables of consecutive seed blocks of one scenario, by file stem, one dict per block.
+
+    Each block is simulated on its own generator; their columns become frames together (a frame
+    costs microseconds per column, whatever its length), then are cut back into blocks. A short
+    last block is simulated whole and cut, so trial i never depends on the total.
+    """
+    parts = [block_columns(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block)) for block in blocks]
+    stacked = stack(plan, parts)
+    start = dict.fromkeys(TABLES, 0)
+    out = []
+    for block, part in zip(blocks, parts, strict=True):
+        tables = {}
+        for name, stem in TABLES.items():
+            frame = getattr(stacked, name)
+            rows = len(getattr(part, name)["trial"]) if frame.width else 0
+            piece = frame.slice(start[name], rows)
+            start[name] += rows
+            if block.trials < TRIALS_PER_BLOCK and piece.width:
+                piece = piece.filter(pl.col("trial") < block.first_trial + block.trials)
+            tables[stem] = piece
+        out.append(tables)
+    return out
 
 
 def block_frames(plan: Plan, seed: int, block: Block) -> dict[str, pl.DataFrame]:
     """One seed block's tables, by the stem of their files."""
-    result = run_block(plan, seed, block)
-    return {stem: getattr(result, name) for name, stem in TABLES.items()}
+    return batch_frames(plan, seed, (block,))[0]
 
 
 def block_tables(plan: Plan, seed: int, block: Block) -> dict[str, bytes]:
@@ -155,8 +173,8 @@ def block_task(
     _tune_malloc()
     plan = plans[blocks[0].scenario]
     out: list[dict[str, bytes] | None] = []
-    for block in blocks:
-        files = block_tables(plan, seed, block)
+    for block, frames in zip(blocks, batch_frames(plan, seed, blocks), strict=True):
+        files = {stem: block_bytes(frame) for stem, frame in frames.items()}
         if drop is not None and drop.reachable():
             write_block(Path(drop.root), block, files)
             files = None
@@ -207,9 +225,10 @@ def run_blocks(
     store as they are); with one, on its cluster.
     """
     if client is None:  # in the caller's process, whose allocator is left alone
-        for block in blocks:
-            store.put(block, block_frames(plans[block.scenario], seed, block))
-            done(block)
+        for batch in batches(blocks, BLOCKS_PER_TASK):
+            for block, frames in zip(batch, batch_frames(plans[batch[0].scenario], seed, batch), strict=True):
+                store.put(block, frames)
+                done(block)
         return
     _DaskBlocks(client, plans, seed, store, done).run(blocks)
 
