@@ -183,9 +183,21 @@ def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
     >>> data, source.locate(("a", "b", 1))
     ({'a': {'b': [1, 2]}}, Position(line=2, col=10))
     """
+    fast = getattr(yaml, "CSafeLoader", None)  # libyaml: ten times faster, when PyYAML was built with it
+    if fast is not None:
+        try:
+            return _parse(fast, text, file)
+        except yaml.YAMLError:
+            pass  # parsed again below: the pure-Python parser's messages are the ones users get (tabs, characters)
+    return _parse(yaml.SafeLoader, text, file)
+
+
+def _parse(loader_class: type, text: str, file: str) -> tuple[object, SourceMap]:
     source = SourceMap(file)
+    # Malformed YAML is worded for the user from the pure-Python parser's errors alone (see parse_yaml).
+    worded = yaml.YAMLError if loader_class is yaml.SafeLoader else ()
     try:
-        loader = yaml.SafeLoader(text)
+        loader = loader_class(text)
     except yaml.reader.ReaderError as exc:
         line, col = _offset_position(text, exc.position)
         message = f"the file holds a character YAML does not allow ({chr(exc.character)!r})"
@@ -196,7 +208,9 @@ def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
             return None, source
         builder = _Builder(loader, source)
         data = builder.build(node, ())
-    except yaml.MarkedYAMLError as exc:
+    except worded as exc:
+        if not isinstance(exc, yaml.MarkedYAMLError):
+            raise SourceError([Problem(file, 1, 1, f"malformed YAML: {exc}")]) from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(x for x in (exc.context, exc.problem) if x)
@@ -205,8 +219,6 @@ def parse_yaml(text: str, file: str) -> tuple[object, SourceMap]:
         if "expected a single document" in what:
             what = "a file holds one design; found a second YAML document (a '---' line)"
         raise SourceError([Problem(file, line, col, f"malformed YAML: {what}")]) from None
-    except yaml.YAMLError as exc:
-        raise SourceError([Problem(file, 1, 1, f"malformed YAML: {exc}")]) from None
     except _TooLarge as exc:
         pos = _mark(exc.node)
         message = f"the file expands to more than {MAX_VALUES} values (through aliases?); a design is far smaller"
