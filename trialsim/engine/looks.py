@@ -696,6 +696,17 @@ def _work(n, n_strata):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
+def _group_sums(ome, v_sum, nr, n1, d, d1):  # pragma: no cover - compiled
+    """``O1 - E1`` and ``V`` plus one tie group's terms: ``nr`` at risk (``n1`` treated), ``d`` events (``d1`` treated)."""
+    frac1 = n1 / max(nr, 1)
+    ome += d1 - d * frac1
+    v = (1.0 - frac1) * frac1
+    v *= d
+    v *= (nr - d) / max(nr - 1, 1)
+    return ome, v_sum + v
+
+
+@nb.njit(cache=True, nogil=True)
 def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no cover - compiled
     """Log-rank ``O1 - E1`` and ``V`` over two lists of patients each sorted by time, merged as they are read:
     times ``x``, flags ``f`` (1 treated, 2 event) and, when ``stratified``, stratum codes ``s``; ``xa[na]``
@@ -751,14 +762,7 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
         ome = 0.0
         v_sum = 0.0
         for u in range(groups):
-            nr = e_n[u]
-            d = e_d[u]
-            frac1 = e_n1[u] / max(nr, 1)
-            ome += e_d1[u] - d * frac1
-            v = (1.0 - frac1) * frac1
-            v *= d
-            v *= (nr - d) / max(nr - 1, 1)
-            v_sum += v
+            ome, v_sum = _group_sums(ome, v_sum, e_n[u], e_n1[u], e_d[u], e_d1[u])
         return ome, v_sum
     n_strata = at_risk.shape[0]
     for s in range(n_strata):
@@ -798,13 +802,7 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
             s = touched[u]
             d = g_d[s]
             if d > 0:
-                nr = at_risk[s]
-                frac1 = at_risk1[s] / max(nr, 1)
-                ome_s[s] += g_d1[s] - d * frac1
-                v = (1.0 - frac1) * frac1
-                v *= d
-                v *= (nr - d) / max(nr - 1, 1)
-                var_s[s] += v
+                ome_s[s], var_s[s] = _group_sums(ome_s[s], var_s[s], at_risk[s], at_risk1[s], d, g_d1[s])
             at_risk[s] -= g_size[s]
             at_risk1[s] -= g_size1[s]
             g_size[s] = 0
