@@ -9,8 +9,8 @@ with every thread pool set to one thread (one core, as rpact's single thread). W
   everything a user's call does: load the design, build the population, compile the plan,
   simulate every seed block, store the per-trial tables, summarise. The best of R repeats,
   after one small warm-up call (imports, compiled kernels loaded from numba's cache).
-- ``engine``: the seed blocks alone (``simulate_block`` on the compiled plan, per-trial tables
-  included), to show where the rest of the time goes.
+- ``engine``: the seed blocks alone (simulated on the compiled plan as a run computes them, a task's
+  blocks at a time, per-trial tables included), to show where the rest of the time goes.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import polars as pl
 import trialsim
 from trialsim.cohort.population import load_population
 from trialsim.design.load import load_design
-from trialsim.engine.block import simulate_block
 from trialsim.engine.plan import compile_plan
-from trialsim.run.seeds import TRIALS_PER_BLOCK, block_rng, blocks
+from trialsim.run.runner import BLOCKS_PER_TASK, batch_frames, batches
+from trialsim.run.seeds import TRIALS_PER_BLOCK, blocks
 
 
 def _best(call, repeats: int) -> tuple[float, float, object]:
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     work = blocks(scenario, args.trials)
 
     def engine() -> None:
-        for block in work:
-            simulate_block(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(args.seed, block))
+        for batch in batches(work, BLOCKS_PER_TASK):
+            batch_frames(plan, args.seed, batch)
 
     engine_wall, engine_cpu, _ = _best(engine, args.repeats)
     simulated = len(work) * TRIALS_PER_BLOCK
