@@ -226,8 +226,9 @@ def test_sort_by(values):
         assert looks_kernel._order_statistic(order, n, values, scratch, buckets, r) == np.sort(values)[r]
 
 
+@pytest.mark.parametrize("numeric", [4, 10])  # one 64-byte row per patient, or two
 @pytest.mark.parametrize("joint", [True, False])
-def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint):
+def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, numeric):
     import trialsim.engine.tallies as tallies
 
     if not joint:
@@ -236,7 +237,7 @@ def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint):
     pool = 1_000
     levels = (2, 7, 3)
     codes = tuple(rng.integers(0, k, pool).astype(np.int32) for k in levels)
-    values = tuple(rng.normal(size=pool) for _ in range(3)) + (np.where(rng.random(pool) < 0.01, np.nan, 1.0),)
+    values = tuple(rng.normal(size=pool) for _ in range(numeric - 1)) + (np.where(rng.random(pool) < 0.01, np.nan, 1.0),)
     index = rng.integers(0, pool, (40, 90))
     enrolled = rng.random((40, 90)) < 0.8
     enrolled[0] = False  # nobody enrolled
