@@ -237,7 +237,8 @@ def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, n
     pool = 1_000
     levels = (2, 7, 3)
     codes = tuple(rng.integers(0, k, pool).astype(np.int32) for k in levels)
-    values = tuple(rng.normal(size=pool) for _ in range(numeric - 1)) + (np.where(rng.random(pool) < 0.01, np.nan, 1.0),)
+    missing = np.where(rng.random(pool) < 0.01, np.nan, 1.0)
+    values = tuple(rng.normal(size=pool) for _ in range(numeric - 1)) + (missing,)
     index = rng.integers(0, pool, (40, 90))
     enrolled = rng.random((40, 90)) < 0.8
     enrolled[0] = False  # nobody enrolled
