@@ -697,7 +697,7 @@ def _work(n, n_strata):  # pragma: no cover - compiled
 
 @nb.njit(cache=True, nogil=True)
 def _group_sums(ome, v_sum, nr, n1, d, d1):  # pragma: no cover - compiled
-    """``O1 - E1`` and ``V`` plus a tie group's terms: ``nr`` at risk (``n1`` treated), ``d`` events (``d1`` treated)."""
+    """``O1 - E1`` and ``V`` with a tie group added: ``nr`` at risk (``n1`` treated), ``d`` events (``d1`` treated)."""
     frac1 = n1 / max(nr, 1)
     ome += d1 - d * frac1
     v = (1.0 - frac1) * frac1
