@@ -206,8 +206,8 @@ def figures(
         for i, level in enumerate(d.levels):
             out[f"share:{d.column}={level}"] = shares[:, i]
         out[f"simpson:{d.column}"] = simpson(shares)
-        out[f"shannon:{d.column}"] = shannon(shares)
-        out[f"evenness:{d.column}"] = evenness(shares, len(d.levels))
+        h = out[f"shannon:{d.column}"] = shannon(shares)
+        out[f"evenness:{d.column}"] = h / np.log(len(d.levels)) if len(d.levels) > 1 else np.ones(len(h))  # evenness()
         out[f"representation:{d.column}"] = representation_index(shares, d.target)
         for goal in goals:
             if goal.column == d.column:
