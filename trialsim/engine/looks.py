@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from trialsim.engine.results import TestResult, _finish
 
@@ -636,6 +637,7 @@ def _logrank_sets(
     none = np.full(1, np.inf)
     none_flags = np.zeros(1, dtype=np.int64)
     work = _work(n, n_strata)
+    level_work = _level_work(levels)
     order = np.empty(n + 1, dtype=np.int64)
     for b in range(trials):
         seen = 0
@@ -652,6 +654,11 @@ def _logrank_sets(
                 s_bits[q] = bits[b, i]
             if stratified:
                 s_stratum[q] = strata[b, i]
+        if by_level and not stratified:  # every level in one sweep
+            for j in range(m):
+                _level_sums(s_time, s_arm, s_event, s_bits, seen, treatment[j], control[j], count[b, :, j],
+                            events[b, :, j], o_minus_e[b, :, j], var[b, :, j], level_work)  # fmt: skip
+            continue
         for lv in range(levels):
             for j in range(m):
                 arm_t = treatment[j]
@@ -673,6 +680,96 @@ def _logrank_sets(
                 mx[members] = np.inf
                 o_minus_e[b, lv, j], var[b, lv, j] = _tie_sums(mx, mf, ms, members, none, none_flags, none_flags, 0,
                                                                stratified, work)  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
+def _level_work(levels):  # pragma: no cover - compiled
+    """Scratch of :func:`_level_sums`: per level, at risk, treated at risk, and the current tie group's size,
+    treated, events and treated events; and the levels the group touches."""
+    return np.zeros((6, max(levels, 1)), dtype=np.int64), np.empty(max(levels, 1), dtype=np.int64)
+
+
+@nb.njit(cache=True, nogil=True)
+def _level_sums(
+    s_time, s_arm, s_event, s_bits, seen, arm_t, arm_c, count, died, o_minus_e, var, level_work,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Unstratified log-rank sums of every subgroup level of one comparison, in one sweep.
+
+    ``s_*``: a trial's valid patients in order of time. A patient counts in each level whose bit it has
+    (a few of the L levels): one pass over the patients instead of one per level. Per level, the tie
+    groups are those of the level's members alone, visited in the same order as :func:`_tie_sums`
+    visits them on those members, so the sums are the same.
+    """
+    counters, touched = level_work
+    at_risk, at_risk1, g, g1, gd, gd1 = counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
+    levels = o_minus_e.shape[0]
+    for lv in range(levels):
+        at_risk[lv] = 0
+        at_risk1[lv] = 0
+        died[lv] = 0
+        o_minus_e[lv] = 0.0
+        var[lv] = 0.0
+    for q in range(seen):
+        a = s_arm[q]
+        if a != arm_t and a != arm_c:
+            continue
+        treated = 1 if a == arm_t else 0
+        bits = s_bits[q]
+        while bits != 0:
+            lv = trailing_zeros(bits)
+            bits &= bits - np.uint64(1)
+            at_risk[lv] += 1
+            at_risk1[lv] += treated
+            died[lv] += s_event[q]
+    for lv in range(levels):
+        count[lv] = at_risk[lv]
+    q = 0
+    while q < seen:
+        t = s_time[q]
+        if q + 1 == seen or s_time[q + 1] != t:  # alone at its time (the rule without ties): no group to gather
+            a = s_arm[q]
+            if a == arm_t or a == arm_c:
+                treated = 1 if a == arm_t else 0
+                event = s_event[q]
+                bits = s_bits[q]
+                while bits != 0:
+                    lv = trailing_zeros(bits)
+                    bits &= bits - np.uint64(1)
+                    if event:
+                        o_minus_e[lv], var[lv] = _group_sums(o_minus_e[lv], var[lv], at_risk[lv], at_risk1[lv], 1,
+                                                             treated)  # fmt: skip
+                    at_risk[lv] -= 1
+                    at_risk1[lv] -= treated
+            q += 1
+            continue
+        n_touched = 0
+        while q < seen and s_time[q] == t:
+            a = s_arm[q]
+            if a == arm_t or a == arm_c:
+                treated = 1 if a == arm_t else 0
+                event = s_event[q]
+                bits = s_bits[q]
+                while bits != 0:
+                    lv = trailing_zeros(bits)
+                    bits &= bits - np.uint64(1)
+                    if g[lv] == 0:
+                        touched[n_touched] = lv
+                        n_touched += 1
+                    g[lv] += 1
+                    g1[lv] += treated
+                    gd[lv] += event
+                    gd1[lv] += event * treated
+            q += 1
+        for u in range(n_touched):
+            lv = touched[u]
+            if gd[lv] > 0:
+                o_minus_e[lv], var[lv] = _group_sums(o_minus_e[lv], var[lv], at_risk[lv], at_risk1[lv], gd[lv], gd1[lv])
+            at_risk[lv] -= g[lv]
+            at_risk1[lv] -= g1[lv]
+            g[lv] = 0
+            g1[lv] = 0
+            gd[lv] = 0
+            gd1[lv] = 0
 
 
 @nb.njit(cache=True, nogil=True)
