@@ -378,8 +378,8 @@ def block_columns(plan: Plan, first_trial: int, trials: int, rng: np.random.Gene
 def stack(plan: Plan, parts: list[BlockColumns]) -> BlockResult:
     """The tables of one or more blocks of a plan, rows in the order of ``parts``.
 
-    Every row is computed as :func:`simulate_block` computes it for its own block: the tables are
-    those of the blocks simulated one at a time, concatenated.
+    Every figure is computed trial by trial, so the tables are those of each block made frames on
+    its own, concatenated: how many blocks are stacked changes no value.
     """
     diversity = {
         "scenario": _stacked([p.diversity["scenario"] for p in parts]),
@@ -388,8 +388,8 @@ def stack(plan: Plan, parts: list[BlockColumns]) -> BlockResult:
     tallies = Tallies.concat([p.tallies for p in parts])
     diversity["enrolled"] = tallies.enrolled
     diversity.update(figures(plan.demographics, plan.covariates, plan.goals, tallies))
-    for name in parts[0].diversity:
-        if name not in ("scenario", "trial"):
+    for name in parts[0].diversity:  # the sites' shares, after the figures
+        if name not in diversity:
             diversity[name] = _stacked([p.diversity[name] for p in parts])
     return BlockResult(
         _frame({name: _stacked([p.looks[name] for p in parts]) for name in parts[0].looks}),
