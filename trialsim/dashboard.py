@@ -68,7 +68,7 @@ def inspect_results_dir(path: str | Path) -> ResultsDir:
     summary_file = path / "summary.json"
     if not summary_file.is_file():
         if "manifest.json" in visible or "blocks" in visible:
-            done = sum(1 for _ in (path / "blocks").glob(f"*/*.trials{BLOCK_SUFFIX}"))
+            done = sum(1 for _ in (path / "blocks").glob(f"*/*{BLOCK_SUFFIX}"))
             out.errors.append(
                 f"{path}: a simulation is running here, or was interrupted: {done} seed block(s) are "
                 f"finished, and summary.json is written when all are. Wait for it to finish, or resume it with "

@@ -390,7 +390,7 @@ def _bad_dirs(root, good):
     running = root / "running"
     (running / "blocks" / "expected").mkdir(parents=True)
     (running / "manifest.json").write_text("{}")
-    (running / "blocks" / "expected" / f"000000-250.trials{BLOCK_SUFFIX}").write_bytes(b"")
+    (running / "blocks" / "expected" / f"000000-250{BLOCK_SUFFIX}").write_bytes(b"")
     bad[running] = "a simulation is running here, or was interrupted: 1 seed block(s) are finished"
     (root / "file").write_text("not a directory")
     bad[root / "file"] = "a file, not a result directory"

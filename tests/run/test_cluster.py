@@ -34,7 +34,7 @@ def same_results(a: Path, b: Path) -> None:
 
 
 def finished_blocks(out: Path) -> int:
-    return len(list(out.glob("blocks/*/*.trials.arrows")))
+    return len(list(out.glob("blocks/*/*.block")))
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

@@ -45,12 +45,8 @@ def test_a_run_directory_holds_the_results_the_manifest_and_the_blocks(reference
     assert manifest["scenarios"]["expected"]["blocks"] == ["000000-250", "000001-250", "000002-100"]
     assert len(manifest["design_hash"]) == 64
     folder = reference / manifest["scenarios"]["null"]["folder"]
-    assert sorted(p.name for p in folder.iterdir())[:3] == [
-        "000000-250.diversity.arrows",
-        "000000-250.subgroups.arrows",
-        "000000-250.trials.arrows",
-    ]
-    assert manifest["block_format"] == "arrow-ipc-stream"
+    assert sorted(p.name for p in folder.iterdir()) == ["000000-250.block", "000001-250.block", "000002-100.block"]
+    assert manifest["block_format"] == "trialsim-block-1: Arrow IPC streams"
     # The in-memory result of the same call is the same bytes once written.
     memory = trialsim.simulate(PFS, trials=600, seed=3).write(reference.parent / "memory")
     same_results(reference, memory)
@@ -69,17 +65,15 @@ def test_a_run_in_memory_holds_the_tables_and_summary_of_a_run_directory(referen
 def test_a_rerun_computes_only_the_missing_blocks_and_gives_the_same_files(reference, tmp_path):
     out = tmp_path / "run"
     trialsim.simulate(PFS, trials=600, seed=3, out=out)
-    # As a run killed part-way leaves it: some blocks missing (one of them in part), no results,
-    # a temporary file and a half-assembled folder.
+    # As a run killed part-way leaves it: some blocks missing, no results, a half-written block
+    # under its temporary name and a half-assembled folder.
     manifest = json.loads((out / MANIFEST).read_text())
     null = out / manifest["scenarios"]["null"]["folder"]
     expected = out / manifest["scenarios"]["expected"]["folder"]
-    for file in expected.glob("000001-250.*"):
-        file.unlink()
-    (null / "000002-100.subgroups.arrows").unlink()
+    (expected / "000001-250.block").unlink()
+    (null / "000002-100.block").rename(null / ".tmp-123-000002-100.block")
     for name in RESULTS:
         (out / name).unlink()
-    (null / ".tmp-123-000002-100.trials.arrows").write_bytes(b"half")
     (out / ".partial-abc").mkdir()
     lines = []
     result = trialsim.simulate(PFS, trials=600, seed=3, out=out, log=lines.append)
@@ -94,7 +88,9 @@ def test_a_rerun_computes_only_the_missing_blocks_and_gives_the_same_files(refer
     same_results(reference, out)
 
 
-def test_block_files_are_arrow_ipc_of_the_engines_tables(reference):
+def test_block_files_hold_the_engines_tables_as_arrow_ipc(reference):
+    import struct
+
     from trialsim.run.runner import batches, block_frames, block_task
     from trialsim.run.simulate import prepare
     from trialsim.run.store import read_block_bytes
@@ -102,31 +98,46 @@ def test_block_files_are_arrow_ipc_of_the_engines_tables(reference):
     run = prepare(PFS, trials=600, seed=3, scenarios=["null"])
     blocks = run.scenarios[0].blocks
     [batch] = batches(list(blocks), 8)  # as the run computed them
-    files = block_task(run.plans, 3, batch)[2]  # what a worker sends back for the last (short) block
+    data = block_task(run.plans, 3, batch)[2]  # what a worker sends back for the last (short) block
     frames = block_frames(run.plans["null"], 3, blocks[2])  # the block computed on its own
     folder = reference / json.loads((reference / MANIFEST).read_text())["scenarios"]["null"]["folder"]
-    for table, frame in frames.items():
-        stored = folder / f"{block_stem(blocks[2])}.{table}.arrows"
-        assert stored.read_bytes() == files[table]  # what a worker sends back is the file
-        back = pl.read_ipc_stream(stored)
-        assert back.schema == frame.schema and back.equals(frame) and read_block_bytes(files[table]).equals(frame)
+    stored = folder / f"{block_stem(blocks[2])}.block"
+    assert stored.read_bytes() == data  # what a worker sends back is the file
+    # The file: a magic string, three lengths, then each table's Arrow IPC stream, readable on its own.
+    assert data[:8] == b"TSBLOCK1"
+    lengths = struct.unpack_from("<3Q", data, 8)
+    assert 32 + sum(lengths) == len(data)
+    at = 32
+    for (table, frame), length in zip(frames.items(), lengths, strict=True):
+        back = pl.read_ipc_stream(data[at : at + length])
+        at += length
+        assert back.schema == frame.schema and back.equals(frame)
+        assert read_block_bytes(stored)[table].equals(frame)
 
 
-def test_parquet_blocks_of_an_older_trialsim_are_removed_and_computed_again(reference, tmp_path):
+@pytest.mark.parametrize("suffix", [".arrows", ".parquet"])
+def test_block_files_of_an_older_trialsim_are_removed_and_computed_again(reference, tmp_path, suffix):
+    from trialsim.run.store import read_block_bytes
+
     out = tmp_path / "run"
     trialsim.simulate(PFS, trials=600, seed=3, out=out)
     for name in RESULTS:
         (out / name).unlink()
-    # As the previous version left a run: its blocks as parquet (one of them unfinished).
+    # As older versions left a run: one file per block and table (Arrow IPC or parquet), one block unfinished.
     blocks_dir = out / "blocks"
-    for file in sorted(blocks_dir.glob("*/*.arrows")):
-        pl.read_ipc_stream(file).write_parquet(file.with_suffix(".parquet"))
+    for file in sorted(blocks_dir.glob("*/*.block")):
+        for table, frame in read_block_bytes(file).items():
+            path = file.with_name(f"{file.stem}.{table}{suffix}")
+            if suffix == ".arrows":
+                frame.write_ipc_stream(path)
+            else:
+                frame.write_parquet(path)
         file.unlink()
-    (next(blocks_dir.glob("*/000001-250.trials.parquet"))).unlink()
+    (next(blocks_dir.glob(f"*/000001-250.trials{suffix}"))).unlink()
     lines = []
     trialsim.simulate(PFS, trials=600, seed=3, out=out, log=lines.append)
-    assert lines == []  # nothing reused: every block computed again, none read from parquet
-    assert not list(blocks_dir.glob("*/*.parquet")) and len(list(blocks_dir.glob("*/*.arrows"))) == 18
+    assert lines == []  # nothing reused: every block computed again, none read from the old files
+    assert not list(blocks_dir.glob(f"*/*{suffix}")) and len(list(blocks_dir.glob("*/*.block"))) == 6
     same_results(reference, out)
 
 

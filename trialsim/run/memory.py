@@ -50,9 +50,9 @@ class MemoryStore:
         """Keep one block's tables (by table file stem)."""
         self.blocks[block] = tables
 
-    def write_block(self, block: Block, files: dict[str, bytes]) -> None:
-        """Keep one block's tables as a Dask worker sends them: block file bytes (Arrow IPC) by table."""
-        self.put(block, {table: read_block_bytes(data) for table, data in files.items()})
+    def write_block(self, block: Block, data: bytes) -> None:
+        """Keep one block's tables as a Dask worker sends them: the bytes of its block file."""
+        self.put(block, read_block_bytes(data))
 
     def finish(self, each: Callable[[str, dict[str, pl.DataFrame]], None]) -> dict[str, pl.DataFrame]:
         """The run's tables by file stem, blocks in run order, as a run directory's result files hold them.

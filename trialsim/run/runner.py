@@ -4,7 +4,7 @@ On Dask, the scenarios' compiled plans (which hold the eligible population as ar
 between plans where equal) are scattered to every worker once; a task is a few consecutive seed
 blocks. A worker that shares the client's file system (a local cluster, an HPC cluster's shared
 storage) writes the blocks into the run directory itself; any other sends back the bytes of their
-block files (Arrow IPC: :func:`~trialsim.run.store.block_bytes`), which the client writes (so workers
+block files (:func:`~trialsim.run.store.block_bytes`), which the client writes (so workers
 need no shared storage). At most a few tasks per worker thread are in flight, so neither the workers
 nor the client ever hold more than a few blocks, however many trials the run has. A run without a
 directory (:mod:`trialsim.run.memory`) is held in memory: its workers send every block back, and in
@@ -157,14 +157,14 @@ def block_frames(plan: Plan, seed: int, block: Block) -> dict[str, pl.DataFrame]
     return batch_frames(plan, seed, (block,))[0]
 
 
-def block_tables(plan: Plan, seed: int, block: Block) -> dict[str, bytes]:
-    """One seed block's tables as the bytes of their block files, by file stem: what a Dask worker sends back."""
-    return {stem: block_bytes(frame) for stem, frame in block_frames(plan, seed, block).items()}
+def block_tables(plan: Plan, seed: int, block: Block) -> bytes:
+    """One seed block's tables as the bytes of its block file: what a Dask worker sends back."""
+    return block_bytes(block_frames(plan, seed, block))
 
 
 def block_task(
     plans: dict[str, Plan], seed: int, blocks: tuple[Block, ...], drop: BlockDrop | None = None
-) -> list[dict[str, bytes] | None]:
+) -> list[bytes | None]:
     """:func:`block_tables` of a few blocks of one scenario, as a Dask task in a worker process tuned for it.
 
     A worker that can see the run directory (``drop``) writes the blocks there itself and returns
@@ -172,13 +172,13 @@ def block_task(
     """
     _tune_malloc()
     plan = plans[blocks[0].scenario]
-    out: list[dict[str, bytes] | None] = []
+    out: list[bytes | None] = []
     for block, frames in zip(blocks, batch_frames(plan, seed, blocks), strict=True):
-        files = {stem: block_bytes(frame) for stem, frame in frames.items()}
+        data: bytes | None = block_bytes(frames)
         if drop is not None and drop.reachable():
-            write_block(Path(drop.root), block, files)
-            files = None
-        out.append(files)
+            write_block(Path(drop.root), block, data)
+            data = None
+        out.append(data)
     return out
 
 
@@ -307,9 +307,9 @@ class _DaskBlocks:
                 if results is None:
                     self._resubmit(batch, queue)
                 else:
-                    for block, files in zip(batch, results, strict=True):
-                        if files is not None:  # else the worker wrote them
-                            self.store.write_block(block, files)
+                    for block, data in zip(batch, results, strict=True):
+                        if data is not None:  # else the worker wrote it
+                            self.store.write_block(block, data)
                         self.done(block)
                 if time.monotonic() - checked > 2.0:  # the cluster may have grown or shrunk
                     window = max(2, TASKS_PER_THREAD * self._threads())

@@ -4,7 +4,7 @@
 
     OUT/
       manifest.json        what the blocks were made from (design, seed, trialsim version), and the run's blocks
-      blocks/<scenario>/   one Arrow IPC stream file per finished seed block and table: 000012-250.trials.arrows, ...
+      blocks/<scenario>/   one file per finished seed block, its three tables inside: 000012-250.block, ...
       trials.parquet       one row per trial, performed look and comparison   | assembled from the blocks
       subgroups.parquet    one row per trial, comparison and subgroup level   | at the end of a run, in
       diversity.parquet    one row per trial: who it enrolled                 | block order
@@ -12,17 +12,20 @@
       summary.json         operating characteristics; written last
 
 Every file is written under a temporary name and renamed into place, so neither a reader nor a run
-that was killed half-way ever leaves half a file; a block is finished when all its table files
-exist. A later run into the same directory reuses the finished blocks and computes the rest, which
+that was killed half-way ever leaves half a file; a block is finished when its block file exists.
+A later run into the same directory reuses the finished blocks and computes the rest, which
 is what makes a run resumable: the blocks are bit-identical whoever computes them, and so is the
 assembled result.
 
-Block files are Arrow IPC streams (``.arrows``, uncompressed: see :data:`BLOCK_COMPRESSION`), which
-polars writes and reads back in tens of microseconds where a block's parquet took milliseconds; a Dask
-worker without the run directory sends the same bytes back. The result files stay zstd parquet.
-Directories made before (block files named ``*.parquet``) are not read: those files are removed
-when the directory is opened, and their blocks are missing, so they are computed again (the same
-bytes, so the result files are too). A directory never holds blocks of both kinds for a run.
+A block file holds the block's tables as Arrow IPC streams (uncompressed: see
+:data:`BLOCK_COMPRESSION`), which polars writes and reads back in tens of microseconds where a
+block's parquet took milliseconds, one after another behind a small header (:func:`block_bytes`); a
+Dask worker without the run directory sends the same bytes back. One file per block, not one per
+table: creating a file is what costs (on ext4, about 1.7 ms of kernel time per block for three files,
+0.25 ms for one). The result files stay zstd parquet. Block files of an older trialsim (one per
+table, ``*.arrows`` or ``*.parquet``) are not read: they are removed when the directory is opened,
+and their blocks are missing, so they are computed again (the same values, so the result files are
+the same bytes). A directory never holds blocks of both kinds for a run.
 
 The manifest pins what the blocks were made from. A directory holding another design, seed, block
 size or trialsim version is refused, as is a scenario whose definition has changed since its
@@ -33,11 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
 import secrets
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -57,13 +62,15 @@ MANIFEST_FORMAT = 1
 BLOCKS = "blocks"
 # BlockResult attribute -> the stem of its file, in a block folder and in the run directory.
 TABLES = {"looks": "trials", "subgroups": "subgroups", "diversity": "diversity"}
-# Block files: one Arrow IPC stream per block and table. Uncompressed: lz4 makes them 30% smaller but
-# costs more to write and read (W1: 0.07 vs 0.2 ms to encode a block, 0.16 vs 0.27 ms to read it back).
-BLOCK_SUFFIX = ".arrows"
+# Block files: one per block, its tables' Arrow IPC streams behind a header (see block_bytes).
+# Uncompressed: lz4 makes them 30% smaller but costs more to write and read (W1: 0.07 vs 0.2 ms to
+# encode a block, 0.16 vs 0.27 ms to read it back).
+BLOCK_SUFFIX = ".block"
+BLOCK_MAGIC = b"TSBLOCK1"
 BLOCK_COMPRESSION = "uncompressed"
-BLOCK_FORMAT = "arrow-ipc-stream"
-# Block files of trialsim before Arrow IPC blocks: removed on opening, and their blocks computed again.
-LEGACY_BLOCK_SUFFIX = ".parquet"
+BLOCK_FORMAT = "trialsim-block-1: Arrow IPC streams"
+# Block files of older trialsims (one per table): removed on opening, and their blocks computed again.
+LEGACY_BLOCK_SUFFIXES = (".parquet", ".arrows")
 RESULT_FILES = ("trials.parquet", "subgroups.parquet", "diversity.parquet", "design.yaml", "summary.json")
 # Rows per row group of the assembled tables: fixed, so the files do not depend on how blocks were computed.
 ROW_GROUP_ROWS = 131_072
@@ -138,21 +145,39 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def block_bytes(frame: pl.DataFrame) -> bytes:
-    """One block's table as the bytes of its block file (an Arrow IPC stream): what a worker sends back.
+def block_bytes(tables: dict[str, pl.DataFrame]) -> bytes:
+    """One block's tables (by file stem) as the bytes of its block file: what a Dask worker sends back.
+
+    The file is :data:`BLOCK_MAGIC`, the byte length of each table's Arrow IPC stream (unsigned
+    64-bit little-endian, tables in the order of :data:`TABLES`), then the streams.
 
     Examples
     --------
-    >>> frame = pl.DataFrame({"trial": [0, 1], "reject": [True, False]})
-    >>> read_block_bytes(block_bytes(frame)).equals(frame)
+    >>> tables = {"trials": pl.DataFrame({"trial": [0, 1]}), "subgroups": pl.DataFrame(),
+    ...           "diversity": pl.DataFrame({"trial": [0, 1], "enrolled": [600, 598]})}
+    >>> back = read_block_bytes(block_bytes(tables))
+    >>> all(back[stem].equals(frame) for stem, frame in tables.items())
     True
     """
-    return frame.write_ipc_stream(None, compression=BLOCK_COMPRESSION).getvalue()
+    write = {stem: tables[stem].write_ipc_stream(None, compression=BLOCK_COMPRESSION) for stem in TABLES.values()}
+    streams = [buffer.getvalue() for buffer in write.values()]
+    return b"".join([BLOCK_MAGIC, struct.pack(f"<{len(streams)}Q", *map(len, streams)), *streams])
 
 
-def read_block_bytes(data: bytes | Path) -> pl.DataFrame:
-    """A block's table from the bytes :func:`block_bytes` made, or from its block file."""
-    return pl.read_ipc_stream(data)
+def read_block_bytes(data: bytes | Path) -> dict[str, pl.DataFrame]:
+    """A block's tables by file stem, from the bytes :func:`block_bytes` made or from its block file."""
+    where = data if isinstance(data, Path) else "block bytes"
+    view = memoryview(data.read_bytes() if isinstance(data, Path) else data)
+    header = len(BLOCK_MAGIC) + 8 * len(TABLES)
+    if len(view) < header or bytes(view[: len(BLOCK_MAGIC)]) != BLOCK_MAGIC:
+        raise ValueError(f"{where}: not a trialsim block file")
+    lengths = struct.unpack_from(f"<{len(TABLES)}Q", view, len(BLOCK_MAGIC))
+    at = header
+    tables = {}
+    for stem, length in zip(TABLES.values(), lengths, strict=True):
+        tables[stem] = pl.read_ipc_stream(io.BytesIO(view[at : at + length]))
+        at += length
+    return tables
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -233,20 +258,16 @@ def write_table(frames: Iterable[pl.DataFrame], path: Path, row_group_rows: int 
     return writer.close()
 
 
-def block_file(root: Path, block: Block, table: str) -> Path:
-    """Where a block's table is kept in a run directory."""
-    return root / BLOCKS / scenario_folder(block.scenario) / f"{block_stem(block)}.{table}{BLOCK_SUFFIX}"
+def block_file(root: Path, block: Block) -> Path:
+    """Where a block's tables are kept in a run directory."""
+    return root / BLOCKS / scenario_folder(block.scenario) / f"{block_stem(block)}{BLOCK_SUFFIX}"
 
 
-def write_block(root: Path, block: Block, files: dict[str, bytes]) -> None:
-    """Store one block's tables (:func:`block_bytes` by table) under ``root``; each file appears whole or not at all.
-
-    The table that tells a block finished is written last of all its files, whoever writes them.
-    """
+def write_block(root: Path, block: Block, data: bytes) -> None:
+    """Store one block's file (:func:`block_bytes`) under ``root``; it appears whole or not at all."""
     folder = root / BLOCKS / scenario_folder(block.scenario)
     folder.mkdir(parents=True, exist_ok=True)
-    for table in TABLES.values():
-        write_atomic(block_file(root, block, table), lambda tmp, data=files[table]: tmp.write_bytes(data))
+    write_atomic(block_file(root, block), lambda tmp: tmp.write_bytes(data))
 
 
 @dataclass(frozen=True)
@@ -425,11 +446,12 @@ class RunStore:
     def _clean(self) -> None:
         """Remove what killed runs left behind (temporary files, half-assembled results) and legacy blocks.
 
-        Only files of ours: block files of an older trialsim (``*.parquet``, see the module's notes)
-        are removed, so their blocks count as missing and are computed again.
+        Only files of ours: block files of an older trialsim (``*.arrows``, ``*.parquet``, see the
+        module's notes) are removed, so their blocks count as missing and are computed again.
         """
-        for legacy in self.path.glob(f"{BLOCKS}/*/*{LEGACY_BLOCK_SUFFIX}"):
-            legacy.unlink(missing_ok=True)
+        for suffix in LEGACY_BLOCK_SUFFIXES:
+            for legacy in self.path.glob(f"{BLOCKS}/*/*{suffix}"):
+                legacy.unlink(missing_ok=True)
         for partial in self.path.glob(f"{PARTIAL_PREFIX}*"):
             shutil.rmtree(partial, ignore_errors=True)
         for tmp in self.path.glob(f"{TEMP_PREFIX}*"):
@@ -462,8 +484,8 @@ class RunStore:
 
     # -- blocks --------------------------------------------------------------------------------
 
-    def block_file(self, block: Block, table: str) -> Path:
-        return block_file(self.path, block, table)
+    def block_file(self, block: Block) -> Path:
+        return block_file(self.path, block)
 
     def probe(self) -> BlockDrop:
         """A :class:`BlockDrop` for this directory: workers that can see it write their blocks themselves."""
@@ -472,28 +494,23 @@ class RunStore:
         return BlockDrop(str(self.path.resolve()), token)
 
     def is_done(self, block: Block) -> bool:
-        return all(self.block_file(block, table).exists() for table in TABLES.values())
+        return self.block_file(block).exists()
 
     def missing(self) -> list[Block]:
         """The run's blocks that are not finished, scenario by scenario, in block order."""
         return [b for run in self.runs.values() for b in run.blocks if not self.is_done(b)]
 
-    def write_block(self, block: Block, files: dict[str, bytes]) -> None:
-        """Store one block's tables (:func:`block_bytes` by table); each file appears whole or not at all."""
-        write_block(self.path, block, files)
+    def write_block(self, block: Block, data: bytes) -> None:
+        """Store one block's file (:func:`block_bytes`); it appears whole or not at all."""
+        write_block(self.path, block, data)
 
     def put(self, block: Block, tables: dict[str, pl.DataFrame]) -> None:
-        """Store one block's tables (frames by table) as block files; see :meth:`write_block`."""
-        self.write_block(block, {table: block_bytes(frame) for table, frame in tables.items()})
+        """Store one block's tables (frames by file stem) as its block file; see :meth:`write_block`."""
+        self.write_block(block, block_bytes(tables))
 
-    def read_block(self, block: Block, table: str) -> pl.DataFrame:
-        return read_block_bytes(self.block_file(block, table))
-
-    def frames(self, table: str, scenarios: Iterable[str] | None = None) -> Iterator[pl.DataFrame]:
-        """The run's blocks of one table, scenario by scenario and in block order, one at a time."""
-        for name in scenarios or self.runs:
-            for block in self.runs[name].blocks:
-                yield self.read_block(block, table)
+    def read_block(self, block: Block) -> dict[str, pl.DataFrame]:
+        """One finished block's tables, by file stem."""
+        return read_block_bytes(self.block_file(block))
 
     # -- results -------------------------------------------------------------------------------
 
@@ -519,7 +536,7 @@ class RunStore:
             try:
                 for run in self.runs.values():
                     for block in run.blocks:
-                        tables = {table: self.read_block(block, table) for table in TABLES.values()}
+                        tables = self.read_block(block)
                         for table, frame in tables.items():
                             writers[table].add(frame)
                         each_block(block, tables)
