@@ -159,8 +159,9 @@ def block_bytes(tables: dict[str, pl.DataFrame]) -> bytes:
     >>> all(back[stem].equals(frame) for stem, frame in tables.items())
     True
     """
-    write = {stem: tables[stem].write_ipc_stream(None, compression=BLOCK_COMPRESSION) for stem in TABLES.values()}
-    streams = [buffer.getvalue() for buffer in write.values()]
+    streams = [
+        tables[stem].write_ipc_stream(None, compression=BLOCK_COMPRESSION).getvalue() for stem in TABLES.values()
+    ]
     return b"".join([BLOCK_MAGIC, struct.pack(f"<{len(streams)}Q", *map(len, streams)), *streams])
 
 
@@ -265,9 +266,9 @@ def block_file(root: Path, block: Block) -> Path:
 
 def write_block(root: Path, block: Block, data: bytes) -> None:
     """Store one block's file (:func:`block_bytes`) under ``root``; it appears whole or not at all."""
-    folder = root / BLOCKS / scenario_folder(block.scenario)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(block_file(root, block), lambda tmp: tmp.write_bytes(data))
+    path = block_file(root, block)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 @dataclass(frozen=True)
