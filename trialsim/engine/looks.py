@@ -726,22 +726,8 @@ def _level_sums(
     q = 0
     while q < seen:
         t = s_time[q]
-        if q + 1 == seen or s_time[q + 1] != t:  # alone at its time (the rule without ties): no group to gather
-            a = s_arm[q]
-            if a == arm_t or a == arm_c:
-                treated = 1 if a == arm_t else 0
-                event = s_event[q]
-                bits = s_bits[q]
-                while bits != 0:
-                    lv = trailing_zeros(bits)
-                    bits &= bits - np.uint64(1)
-                    if event:
-                        o_minus_e[lv], var[lv] = _group_sums(o_minus_e[lv], var[lv], at_risk[lv], at_risk1[lv], 1,
-                                                             treated)  # fmt: skip
-                    at_risk[lv] -= 1
-                    at_risk1[lv] -= treated
-            q += 1
-            continue
+        # A patient alone at its time (the rule without ties) is its levels' whole tie group: no group to gather.
+        alone = q + 1 == seen or s_time[q + 1] != t
         n_touched = 0
         while q < seen and s_time[q] == t:
             a = s_arm[q]
@@ -752,6 +738,13 @@ def _level_sums(
                 while bits != 0:
                     lv = trailing_zeros(bits)
                     bits &= bits - np.uint64(1)
+                    if alone:
+                        if event:
+                            o_minus_e[lv], var[lv] = _group_sums(o_minus_e[lv], var[lv], at_risk[lv], at_risk1[lv],
+                                                                 1, treated)  # fmt: skip
+                        at_risk[lv] -= 1
+                        at_risk1[lv] -= treated
+                        continue
                     if g[lv] == 0:
                         touched[n_touched] = lv
                         n_touched += 1
