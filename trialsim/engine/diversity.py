@@ -113,7 +113,12 @@ def shannon(shares: np.ndarray) -> np.ndarray:
 
 def evenness(shares: np.ndarray, k: int) -> np.ndarray:
     """Pielou's evenness H / log K (K groups in the target; 1 for K = 1)."""
-    return shannon(shares) / np.log(k) if k > 1 else np.ones(shares.shape[:-1])
+    return _evenness(shannon(shares), k)
+
+
+def _evenness(h: np.ndarray, k: int) -> np.ndarray:
+    """Pielou's evenness from Shannon's index ``h``."""
+    return h / np.log(k) if k > 1 else np.ones(h.shape)
 
 
 def representation_index(shares: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -207,7 +212,7 @@ def figures(
             out[f"share:{d.column}={level}"] = shares[:, i]
         out[f"simpson:{d.column}"] = simpson(shares)
         h = out[f"shannon:{d.column}"] = shannon(shares)
-        out[f"evenness:{d.column}"] = h / np.log(len(d.levels)) if len(d.levels) > 1 else np.ones(len(h))  # evenness()
+        out[f"evenness:{d.column}"] = _evenness(h, len(d.levels))
         out[f"representation:{d.column}"] = representation_index(shares, d.target)
         for goal in goals:
             if goal.column == d.column:

@@ -136,15 +136,6 @@ def fingerprint(data: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def block_bytes(tables: dict[str, pl.DataFrame]) -> bytes:
     """One block's tables (by file stem) as the bytes of its block file: what a Dask worker sends back.
 
