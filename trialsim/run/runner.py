@@ -157,15 +157,11 @@ def block_frames(plan: Plan, seed: int, block: Block) -> dict[str, pl.DataFrame]
     return batch_frames(plan, seed, (block,))[0]
 
 
-def block_tables(plan: Plan, seed: int, block: Block) -> bytes:
-    """One seed block's tables as the bytes of its block file: what a Dask worker sends back."""
-    return block_bytes(block_frames(plan, seed, block))
-
-
 def block_task(
     plans: dict[str, Plan], seed: int, blocks: tuple[Block, ...], drop: BlockDrop | None = None
 ) -> list[bytes | None]:
-    """:func:`block_tables` of a few blocks of one scenario, as a Dask task in a worker process tuned for it.
+    """The block files (:func:`~trialsim.run.store.block_bytes`) of a few blocks of one scenario, as a Dask task
+    in a worker process tuned for it.
 
     A worker that can see the run directory (``drop``) writes the blocks there itself and returns
     ``None`` for each; any other sends the tables' bytes back.
