@@ -226,22 +226,28 @@ def test_sort_by(values):
         assert looks_kernel._order_statistic(order, n, values, scratch, buckets, r) == np.sort(values)[r]
 
 
-@pytest.mark.parametrize("numeric", [4, 10])  # one 64-byte row per patient, or two
+@pytest.mark.parametrize("numeric", [4, 10])  # 16-byte coded rows or one 64-byte row per patient; two 64-byte rows
+@pytest.mark.parametrize("coded", [True, False])
 @pytest.mark.parametrize("joint", [True, False])
-def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, numeric):
+def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, coded, numeric):
     import trialsim.engine.tallies as tallies
 
     if not joint:
         monkeypatch.setattr(tallies, "_MAX_JOINT", 1)
+    if not coded:  # too many distinct values for the coded rows
+        monkeypatch.setattr(tallies, "_MAX_DISTINCT", 100)
     rng = np.random.default_rng(5)
     pool = 1_000
     levels = (2, 7, 3)
     codes = tuple(rng.integers(0, k, pool).astype(np.int32) for k in levels)
     missing = np.where(rng.random(pool) < 0.01, np.nan, 1.0)
     values = tuple(rng.normal(size=pool) for _ in range(numeric - 1)) + (missing,)
+    values = (np.round(values[0], 1),) + values[1:]  # repeated values, as ages or lab values to one decimal
     index = rng.integers(0, pool, (40, 90))
     enrolled = rng.random((40, 90)) < 0.8
     enrolled[0] = False  # nobody enrolled
+    packed = tallies._packed(codes, levels, values)
+    assert packed.rows.shape[0] == (pool if joint and coded and numeric <= tallies._CODED_COLUMNS else 0)
     counts, sums = enrolled_tallies(codes, levels, values, index, enrolled)
     for column, k, count in zip(codes, levels, counts, strict=True):
         total = count.sum(axis=1, keepdims=True)
@@ -251,7 +257,7 @@ def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, n
     for c, column in enumerate(values):
         mean = np.divide(sums[:, c], n, out=np.full(len(n), np.nan), where=n > 0)
         expected = standardized_difference(column[index], enrolled, 0.0, 1.0)
-        np.testing.assert_allclose(mean, expected, rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(mean, expected, rtol=1e-12, atol=1e-14, equal_nan=True)
 
 
 @pytest.mark.parametrize("stratified", [False, True])

@@ -7,6 +7,11 @@ numeric covariate over them. Gathering every column at the patients' pool rows
 a 10^5-row array per column; here the columns are packed once per pool into row-major
 matrices, so each patient costs one or two cache lines, and every tally is accumulated in a
 single compiled pass per trial.
+
+Numeric columns with few distinct values (ages, lab values to one decimal) are packed as codes
+into a table of those values: the joint code and up to seven value codes make a 16-byte row, so
+the pool takes 1.6 MB at 10^5 patients instead of 6.4 MB and more of it stays in cache between
+blocks. The sums add the same values in the same order, so they are the same to the bit.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ __all__ = ["enrolled_tallies"]
 _PACKED: IdentityMemo[_Packed] = IdentityMemo(size=4)
 # Coded columns are combined into one joint code when they have at most this many combinations.
 _MAX_JOINT = 1 << 15
+# Numeric columns go into 16-byte rows of uint16 codes (after the joint code) when there are at most
+# this many of them and their distinct values (with the 0.0 of the unused codes) fit in a uint16.
+_CODED_COLUMNS = 7
+_MAX_DISTINCT = 1 << 16
 
 
 class _Packed(NamedTuple):
@@ -32,6 +41,8 @@ class _Packed(NamedTuple):
     codes: np.ndarray  # (P, D) int32 codes (used when there is no joint code)
     values: np.ndarray  # (P, C') float64 rows of 64 bytes (C' = C rounded up to 8), 64-byte aligned
     missing: bool  # any value is NaN
+    rows: np.ndarray  # (P, 8) uint16: joint code, then each numeric column's index into `table`; or (0, 8)
+    table: np.ndarray  # the numeric columns' distinct values, after table[0] = 0.0 (the unused codes')
 
 
 def _aligned_rows(pool: int, columns: int) -> np.ndarray:
@@ -63,12 +74,39 @@ def _pack(codes: tuple[np.ndarray, ...], n_levels: tuple[int, ...], values: tupl
         packed_codes = np.empty((pool, len(codes)), dtype=np.int32)
         for d, column in enumerate(codes):
             packed_codes[:, d] = column
+    missing = any(bool(np.isnan(column).any()) for column in values)
+    rows, table = _coded_rows(joint, values)
+    if rows.shape[0]:
+        return _Packed(joint, packed_codes, np.zeros((0, 8)), missing, rows, table)
     packed_values = _aligned_rows(pool, len(values))
     packed_values[:, len(values) :] = 0.0
     for c, column in enumerate(values):
         packed_values[:, c] = column
-    missing = bool(np.isnan(packed_values).any())
-    return _Packed(joint, packed_codes, packed_values, missing)
+    return _Packed(joint, packed_codes, packed_values, missing, rows, table)
+
+
+def _coded_rows(joint: np.ndarray, values: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The 16-byte rows of the joint code and the numeric columns' value codes, and the table of values;
+    ``(0, 8)`` rows when the columns do not fit (no joint code, too many columns or distinct values)."""
+    none = np.zeros((0, 8), dtype=np.uint16), np.zeros(1)
+    if not joint.size or len(values) > _CODED_COLUMNS:
+        return none
+    parts = [np.zeros(1)]
+    offset = 1
+    inverse = []
+    for column in values:
+        # Distinct bit patterns, so that -0.0 and every NaN keep their own value.
+        distinct, codes = np.unique(np.ascontiguousarray(column, dtype=np.float64).view(np.int64), return_inverse=True)
+        if offset + distinct.size > _MAX_DISTINCT:
+            return none
+        parts.append(distinct.view(np.float64))
+        inverse.append(codes.ravel() + offset)
+        offset += distinct.size
+    rows = np.zeros((joint.size, 8), dtype=np.uint16)
+    rows[:, 0] = joint
+    for c, codes in enumerate(inverse):
+        rows[:, c + 1] = codes
+    return rows, np.concatenate(parts)
 
 
 def enrolled_tallies(
@@ -126,7 +164,8 @@ def enrolled_tallies(
         counts = np.zeros((trials, int(np.prod(n_levels, dtype=np.int64))))
         if index.size:
             offsets = np.zeros(1, dtype=np.int64)
-            _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, counts, sums)
+            _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, packed.rows,
+                   packed.table, counts, sums)  # fmt: skip
         cube = counts.reshape((trials, *n_levels))
         margins = []
         for d in range(len(codes)):
@@ -136,7 +175,8 @@ def enrolled_tallies(
     offsets = np.concatenate(([0], np.cumsum(n_levels, dtype=np.int64)))
     counts = np.zeros((trials, int(offsets[-1])))
     if index.size:
-        _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, counts, sums)
+        _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, packed.rows,
+                   packed.table, counts, sums)  # fmt: skip
     return [counts[:, offsets[d] : offsets[d + 1]] for d in range(len(codes))], sums[:, :n_columns]
 
 
@@ -146,8 +186,11 @@ _AHEAD = 24
 
 
 @nb.njit(cache=True, nogil=True)
-def _tally(index, enrolled, joint, codes, offsets, values, missing, counts, sums):  # pragma: no cover - compiled
+def _tally(index, enrolled, joint, codes, offsets, values, missing, rows, table, counts, sums):  # pragma: no cover
     trials, n = index.shape
+    if rows.shape[0] > 0:
+        _tally_coded(index, enrolled, rows, table, missing, counts, sums)
+        return
     if joint.shape[0] > 0 and values.shape[1] == 8:
         _tally_joint8(index, enrolled, joint, values, missing, counts, sums)
         return
@@ -226,6 +269,48 @@ def _tally_joint8(index, enrolled, joint, values, missing, counts, sums):  # pra
         sums[b, 5] = s5
         sums[b, 6] = s6
         sums[b, 7] = s7
+        for k in range(hist.shape[0]):
+            counts[b, k] = hist[k]
+            hist[k] = 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _tally_coded(index, enrolled, rows, table, missing, counts, sums):  # pragma: no cover - compiled
+    """:func:`_tally_joint8` on 16-byte rows: the joint code, then seven codes into ``table`` (values, 0.0 at 0)."""
+    trials, n = index.shape
+    flat = index.reshape(trials * n)
+    hist = np.zeros(counts.shape[1], dtype=np.int64)
+    for b in range(trials):
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+        for i in range(n):
+            at = b * n + i + _AHEAD
+            if at < flat.shape[0]:
+                prefetch_row(rows, flat[at])
+            row = index[b, i]
+            if enrolled[b, i]:
+                hist[rows[row, 0]] += 1
+                s0 += table[rows[row, 1]]
+                s1 += table[rows[row, 2]]
+                s2 += table[rows[row, 3]]
+                s3 += table[rows[row, 4]]
+                s4 += table[rows[row, 5]]
+                s5 += table[rows[row, 6]]
+                s6 += table[rows[row, 7]]
+            elif missing:  # NaN * 0 is NaN: a missing value counts even when not enrolled
+                s0 += table[rows[row, 1]] * 0.0
+                s1 += table[rows[row, 2]] * 0.0
+                s2 += table[rows[row, 3]] * 0.0
+                s3 += table[rows[row, 4]] * 0.0
+                s4 += table[rows[row, 5]] * 0.0
+                s5 += table[rows[row, 6]] * 0.0
+                s6 += table[rows[row, 7]] * 0.0
+        sums[b, 0] = s0
+        sums[b, 1] = s1
+        sums[b, 2] = s2
+        sums[b, 3] = s3
+        sums[b, 4] = s4
+        sums[b, 5] = s5
+        sums[b, 6] = s6
         for k in range(hist.shape[0]):
             counts[b, k] = hist[k]
             hist[k] = 0
