@@ -16,6 +16,7 @@ blocks. The sums add the same values in the same order, so they are the same to 
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numba as nb
@@ -109,6 +110,17 @@ def _coded_rows(joint: np.ndarray, values: tuple[np.ndarray, ...]) -> tuple[np.n
     return rows, np.concatenate(parts)
 
 
+@functools.lru_cache(maxsize=16)
+def _margins(n_levels: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Per coded column, the ``(J, L_d)`` 0/1 matrix taking each joint code to its level of that column.
+
+    (``cube.sum(axis=others)`` over the joint counts gives the same: for 250 trials and levels (2, 7, 3),
+    about 150 µs against 10 for the three products.)
+    """
+    digits = np.indices(n_levels).reshape(len(n_levels), -1)  # mixed radix, C order, as _pack codes them
+    return tuple((digits[d][:, None] == np.arange(levels)).astype(np.float64) for d, levels in enumerate(n_levels))
+
+
 def enrolled_tallies(
     codes: tuple[np.ndarray, ...],
     n_levels: tuple[int, ...],
@@ -166,11 +178,8 @@ def enrolled_tallies(
             offsets = np.zeros(1, dtype=np.int64)
             _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, packed.rows,
                    packed.table, counts, sums)  # fmt: skip
-        cube = counts.reshape((trials, *n_levels))
-        margins = []
-        for d in range(len(codes)):
-            others = tuple(a + 1 for a in range(len(codes)) if a != d)
-            margins.append(cube.sum(axis=others) if others else cube)
+        # Each column's counts are margins of the joint counts: integers, so the products are exact.
+        margins = [counts @ to_level for to_level in _margins(n_levels)] if len(codes) > 1 else [counts]
         return margins, sums[:, :n_columns]
     offsets = np.concatenate(([0], np.cumsum(n_levels, dtype=np.int64)))
     counts = np.zeros((trials, int(offsets[-1])))
