@@ -19,6 +19,16 @@ SCHEDULER_ENV = "TRIALSIM_SCHEDULER"
 CONNECT_TIMEOUT = 10.0
 # Seconds an existing cluster may take to show its first worker.
 WORKER_TIMEOUT = 60.0
+# Dask's background work in a local cluster, made rarer: the workers' statistical profiler (100
+# samples a second, for the dashboard's Profile page), the nannies' memory checks (10 a second),
+# the system monitors and every event loop's tick. On 2 cores these run beside the workers and took
+# 9-13% of a core with the cluster idle, 1-2% after (`bench/profile.md`, "Fourth round").
+QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "1s",
+}
 
 
 @contextmanager
@@ -52,6 +62,7 @@ def dask_client(
     ...     len(client.nthreads())
     1
     """
+    import dask
     from distributed import Client, LocalCluster
     from distributed.system import MEMORY_LIMIT
 
@@ -78,6 +89,7 @@ def dask_client(
         raise ValueError(f"--workers must be positive, got {workers}")
     # The engine's numpy work holds the GIL for short stretches: processes scale, threads would not.
     with (
+        dask.config.set(QUIET),
         LocalCluster(
             n_workers=n,
             threads_per_worker=1,
