@@ -5,7 +5,7 @@ time-to-event, 3 looks; ``--design designs/two-arm-pfs-gsd.yaml`` adds subgroups
 goals), scenario ``expected``, on a local Dask cluster, each measurement in a fresh process so that
 its peak memory is its own:
 
-1. scaling: the same trials on 1 worker and on 2, alternately, twice (``--repeat``), each worker
+1. scaling: the same trials on 1 worker and on 2, alternately, three times (``--repeat``), each worker
    warmed up by one block first (its kernels compiled); the best trials/s of each while blocks are
    computed, and the speed-up (goal: at least 1.8 on 2 cores), beside the machine's ceiling: how
    much more of the same work two plain processes do than one, without Dask;
@@ -133,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=1_000_000, help="trials of the scale run (default 1e6)")
     parser.add_argument("--scaling-trials", type=int, default=100_000, help="trials of each scaling run")
-    parser.add_argument("--repeat", type=int, default=2, help="scaling runs per worker count; the best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="scaling runs per worker count; the best counts")
     parser.add_argument("--keep", type=Path, help="keep the run directories here (default: a temporary folder)")
     parser.add_argument("--design", type=Path, default=DESIGN, help="the design (default: W1)")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
