@@ -185,7 +185,7 @@ def enrolled_tallies(
     counts = np.zeros((trials, int(offsets[-1])))
     if index.size:
         _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, packed.rows,
-                   packed.table, counts, sums)  # fmt: skip
+               packed.table, counts, sums)  # fmt: skip
     return [counts[:, offsets[d] : offsets[d + 1]] for d in range(len(codes))], sums[:, :n_columns]
 
 
