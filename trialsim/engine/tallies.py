@@ -270,17 +270,7 @@ def _tally_joint8(index, enrolled, joint, values, missing, counts, sums):  # pra
                 s5 += values[row, 5] * 0.0
                 s6 += values[row, 6] * 0.0
                 s7 += values[row, 7] * 0.0
-        sums[b, 0] = s0
-        sums[b, 1] = s1
-        sums[b, 2] = s2
-        sums[b, 3] = s3
-        sums[b, 4] = s4
-        sums[b, 5] = s5
-        sums[b, 6] = s6
-        sums[b, 7] = s7
-        for k in range(hist.shape[0]):
-            counts[b, k] = hist[k]
-            hist[k] = 0
+        _trial_out(b, s0, s1, s2, s3, s4, s5, s6, s7, hist, counts, sums)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -313,13 +303,20 @@ def _tally_coded(index, enrolled, rows, table, missing, counts, sums):  # pragma
                 s4 += table[rows[row, 5]] * 0.0
                 s5 += table[rows[row, 6]] * 0.0
                 s6 += table[rows[row, 7]] * 0.0
-        sums[b, 0] = s0
-        sums[b, 1] = s1
-        sums[b, 2] = s2
-        sums[b, 3] = s3
-        sums[b, 4] = s4
-        sums[b, 5] = s5
-        sums[b, 6] = s6
-        for k in range(hist.shape[0]):
-            counts[b, k] = hist[k]
-            hist[k] = 0
+        _trial_out(b, s0, s1, s2, s3, s4, s5, s6, 0.0, hist, counts, sums)
+
+
+@nb.njit(cache=True, nogil=True)
+def _trial_out(b, s0, s1, s2, s3, s4, s5, s6, s7, hist, counts, sums):  # pragma: no cover - compiled
+    """Trial ``b``'s eight sums and its level counts into the outputs; the histogram emptied for the next trial."""
+    sums[b, 0] = s0
+    sums[b, 1] = s1
+    sums[b, 2] = s2
+    sums[b, 3] = s3
+    sums[b, 4] = s4
+    sums[b, 5] = s5
+    sums[b, 6] = s6
+    sums[b, 7] = s7
+    for k in range(hist.shape[0]):
+        counts[b, k] = hist[k]
+        hist[k] = 0
