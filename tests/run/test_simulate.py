@@ -85,12 +85,16 @@ def test_summary_matches_the_trials_table():
     assert s["early_stop"] == pytest.approx((stops["look"] < 3).mean())
 
 
-def test_a_run_in_memory_is_summarised_alike_however_many_blocks_at_a_time(monkeypatch):
-    from trialsim.run import memory
+@pytest.mark.parametrize("per_call", [1, 2])
+def test_a_run_is_summarised_alike_however_many_blocks_at_a_time(monkeypatch, tmp_path, per_call):
+    from trialsim.run import memory, store
 
-    whole = trialsim.simulate(PFS, trials=3 * TRIALS_PER_BLOCK + 10, seed=5).summary()
-    monkeypatch.setattr(memory, "SUMMARY_BLOCKS", 1)  # as a run directory's blocks are: one at a time
-    assert json.dumps(trialsim.simulate(PFS, trials=3 * TRIALS_PER_BLOCK + 10, seed=5).summary()) == json.dumps(whole)
+    trials = 3 * TRIALS_PER_BLOCK + 10
+    whole = json.dumps(trialsim.simulate(PFS, trials=trials, seed=5).summary())  # every block in one call
+    monkeypatch.setattr(memory, "SUMMARY_BLOCKS", per_call)
+    monkeypatch.setattr(store, "SUMMARY_BLOCKS", per_call)
+    assert json.dumps(trialsim.simulate(PFS, trials=trials, seed=5).summary()) == whole
+    assert json.dumps(trialsim.simulate(PFS, trials=trials, seed=5, out=tmp_path / "run").summary()) == whole
 
 
 def test_bad_requests_are_errors_before_work():

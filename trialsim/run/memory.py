@@ -14,10 +14,7 @@ from collections.abc import Callable, Iterator
 import polars as pl
 
 from trialsim.run.seeds import Block
-from trialsim.run.store import TABLES, ScenarioRun, read_block_bytes
-
-# Blocks summarised at a time: bounds the summary's temporary arrays (about 4 MB for 40 blocks of W1).
-SUMMARY_BLOCKS = 40
+from trialsim.run.store import SUMMARY_BLOCKS, TABLES, ScenarioRun, concat_blocks, read_block_bytes
 
 
 class MemoryStore:
@@ -66,9 +63,7 @@ class MemoryStore:
         order = [block for run in self.runs.values() for block in run.blocks]
         tables = {}
         for table in TABLES.values():
-            frames = [frame for frame in (self.blocks[block][table] for block in order) if frame.width]
-            # As TableWriter: frames without columns (no subgroups) are no part of the table.
-            tables[table] = pl.concat(frames, rechunk=True) if frames else pl.DataFrame()
+            tables[table] = concat_blocks([self.blocks[block][table] for block in order])
         chunks = list(self._chunks(order))
         self.blocks.clear()  # the rows now live in the tables alone
         for scenario, spans in chunks:

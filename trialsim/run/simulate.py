@@ -276,7 +276,7 @@ class Run:
             summary = store.finish(
                 design.path,
                 lambda: summary_of(design, seed, {name: f.result() for name, f in figures.items()}),
-                lambda block, tables: figures[block.scenario].add(*tables.values()),
+                lambda scenario, tables: figures[scenario].add(*tables.values()),
             )
             directory = None if out is None else Path(out)
             result = SimulationResult(design, seed, plans, directory=directory, summary=summary)
