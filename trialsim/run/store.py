@@ -74,6 +74,8 @@ LEGACY_BLOCK_SUFFIXES = (".parquet", ".arrows")
 RESULT_FILES = ("trials.parquet", "subgroups.parquet", "diversity.parquet", "design.yaml", "summary.json")
 # Rows per row group of the assembled tables: fixed, so the files do not depend on how blocks were computed.
 ROW_GROUP_ROWS = 131_072
+# Largest dictionary page of a column in the result files (see TableWriter._emit).
+DICTIONARY_BYTES = 65_536
 # Blocks summarised at a time: bounds the summary's temporary arrays (about 4 MB for 40 blocks of W1),
 # and shares its fixed cost per call (about 0.5 ms) between them.
 SUMMARY_BLOCKS = 40
@@ -207,7 +209,13 @@ class TableWriter:
 
         table = frame.to_arrow()
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            # A column's dictionary is given up once it passes 64 kB instead of 1 MB: columns of mostly
+            # distinct numbers then stop paying for one early. For 200,000 W1 trials: the trials table in
+            # 0.12 s and 16.7 MB instead of 0.27 s and 21.1 MB, the diversity table 0.17 s and 26.7 MB
+            # instead of 0.26 s and 27.5 MB.
+            self.writer = pq.ParquetWriter(
+                self.path, table.schema, compression="zstd", dictionary_pagesize_limit=DICTIONARY_BYTES
+            )
         self.writer.write_table(table, row_group_size=self.rows)
         self.written += frame.height
 
