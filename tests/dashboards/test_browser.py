@@ -147,6 +147,8 @@ def _wait_rendered(driver, title: str, charts: int) -> None:
 
 def test_every_page_renders_in_chromium(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -154,7 +156,12 @@ def test_every_page_renders_in_chromium(server, browser, tmp_path):
         browser.get(f"{server}/{path}")
         if path == "explorer":  # draw the trial's patients too: a Kaplan-Meier plot
             _wait_rendered(browser, title, charts)
-            toggle = browser.find_element(By.XPATH, '//label[.//p[contains(., "Show this trial\'s patients")]]')
+            # The page's widgets may still be arriving when its charts are drawn (a loaded machine).
+            toggle = WebDriverWait(browser, PAGE_TIMEOUT, poll_frequency=0.25).until(
+                expected_conditions.element_to_be_clickable(
+                    (By.XPATH, '//label[.//p[contains(., "Show this trial\'s patients")]]')
+                )
+            )
             toggle.click()
             charts += 1
         _wait_rendered(browser, title, charts)
