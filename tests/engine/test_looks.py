@@ -139,6 +139,43 @@ SURVIVAL_CASES = {
 }  # fmt: skip
 
 
+STOPPING_CASES = {
+    **SURVIVAL_CASES,
+    "futility and efficacy bounds": dict(
+        SURVIVAL_CASES["three looks, O'Brien-Fleming"], effect="{hazard_ratio: 0.85}",
+        bounds="  efficacy: {spending: obrien_fleming}\n  futility: {spending: pocock, binding: false, beta: 20%}\n",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(STOPPING_CASES))
+def test_stopped_trials_are_not_analysed_after_their_stop(tmp_path, case):
+    # The table keeps the looks up to each trial's stop, so stop=True may skip the rest; decide()
+    # must find the same stops, rejections and futility looks, from the same numbers up to them.
+    plan = _plan(tmp_path, SURVIVAL.format(**STOPPING_CASES[case]))
+    p = draw_patients(plan, 200, np.random.default_rng(5))
+    full = analyse_looks(plan, p)
+    short = analyse_looks(plan, p, stop=True)
+    decisions = decide(plan, plan.benefit_sign * full.z, full.degenerate)
+    for x, y in zip(decisions, decide(plan, plan.benefit_sign * short.z, short.degenerate), strict=True):
+        np.testing.assert_array_equal(x, y)
+    stop = decisions[2]
+    performed = np.arange(plan.n_looks)[None, :] <= stop[:, None]
+    for name in ("enrolled", "events", "analysed", "estimate", "se", "z", "degenerate"):
+        a, b = getattr(full, name), getattr(short, name)
+        np.testing.assert_array_equal(a[performed], b[performed], err_msg=name)
+    np.testing.assert_array_equal(full.cuts, short.cuts)
+    skipped = ~performed
+    if len(plan.comparisons) == 1 and plan.multiplicity != "hochberg":
+        assert short.degenerate[skipped].all() and (short.analysed[skipped] == 0).all()
+        if plan.n_looks > 1:
+            assert skipped.any(), "no trial stopped early: the case does not test the skipping"
+        if plan.futility is not None:
+            assert (decisions[1] < plan.n_looks - 1).any(), "no trial stopped for futility before the last look"
+    else:  # decide() reads every comparison at every look: nothing is skipped
+        np.testing.assert_array_equal(full.z, short.z)
+
+
 @pytest.mark.parametrize("case", list(SURVIVAL_CASES))
 def test_survival_kernel_matches_the_numpy_path(tmp_path, case):
     plan = _plan(tmp_path, SURVIVAL.format(**SURVIVAL_CASES[case]))

@@ -260,16 +260,18 @@ class BlockResult:
     TABLES = ("looks", "subgroups", "diversity")
 
 
-def analyse_looks(plan: Plan, p: Patients, *, fast: bool = True) -> LookAnalyses:
+def analyse_looks(plan: Plan, p: Patients, *, fast: bool = True, stop: bool = False) -> LookAnalyses:
     """Every look's data cut and every comparison's test there, for a block of trials.
 
     Time-to-event designs analysed by log-rank go through the fused kernel of
     :mod:`trialsim.engine.looks` (one sort per trial for all looks); ``fast=False``, and every
     other design, cut the data at :func:`look_times` with :func:`data_cut` and run
     :func:`analyse` per look and comparison: the reference the kernel is tested against.
+    ``stop``: the kernel may leave the looks after a trial's stopping look unanalysed
+    (see :func:`trialsim.engine.looks.survival_looks`); :func:`decide` reads the same stops.
     """
     if fast and looks_kernel.supports(plan):
-        return looks_kernel.survival_looks(plan, p)
+        return looks_kernel.survival_looks(plan, p, stop=stop)
     trials = p.trials
     cuts, reached = look_times(plan, p)
     if fast and looks_kernel.supports_t_test(plan):
@@ -330,7 +332,7 @@ def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Gen
 def block_columns(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockColumns:
     """Simulate ``trials`` trials numbered from ``first_trial``: the columns of their tables (see :func:`stack`)."""
     p = draw_patients(plan, trials, rng)
-    a = analyse_looks(plan, p)
+    a = analyse_looks(plan, p, stop=True)  # the table keeps only the looks performed
     cuts, reached, enrolled, estimate, se, z, analysed, degenerate = (
         a.cuts, a.reached, a.enrolled, a.estimate, a.se, a.z, a.analysed, a.degenerate
     )  # fmt: skip

@@ -122,12 +122,17 @@ def t_test_looks(plan, p, cuts: np.ndarray, reached: np.ndarray) -> LookAnalyses
     )
 
 
-def survival_looks(plan, p) -> LookAnalyses:
+def survival_looks(plan, p, *, stop: bool = False) -> LookAnalyses:
     """The cut of every look and the log-rank test of every comparison there, for a block of trials.
 
     Same results as cutting the data with :func:`trialsim.engine.block.data_cut` at
     :func:`trialsim.engine.block.look_times` and running :func:`trialsim.engine.logrank.logrank`
     (to rounding), at a fraction of the cost.
+
+    ``stop``: a trial of one comparison is not analysed after the first look whose z crosses a
+    bound, as :func:`trialsim.engine.block.decide` reads them (the same z, so the same look): the
+    looks after it come out degenerate, with nobody analysed, enrolled or counted. Their cuts are
+    still computed, and ``decide`` finds the same stopping look.
     """
     entry, outcome, dropout, arm = _patient_arrays(p)
     trials, n = entry.shape
@@ -152,6 +157,8 @@ def survival_looks(plan, p) -> LookAnalyses:
     control = np.array([c.control for c in plan.comparisons], dtype=np.int8)
     m = len(plan.comparisons)
 
+    rule = _stopping_rule(plan) if stop else None
+    efficacy, futility = rule if rule is not None else (np.full(looks, np.inf), np.full(looks, -np.inf))
     cuts = np.empty((trials, looks))
     reached = np.ones((trials, looks), dtype=np.bool_)
     enrolled = np.empty((trials, looks), dtype=np.int64)
@@ -162,6 +169,7 @@ def survival_looks(plan, p) -> LookAnalyses:
     _survival_looks(
         entry, outcome, dropout, arm, strata, n_strata, kinds, values, extras,
         np.array(targets, dtype=np.int64), look_target, treatment, control,
+        float(plan.benefit_sign), efficacy, futility,
         cuts, reached, enrolled, events, o_minus_e, var, analysed, _scratch(n),
     )  # fmt: skip
     degenerate = ~(var > 0)
@@ -178,6 +186,17 @@ def survival_looks(plan, p) -> LookAnalyses:
         analysed=analysed,
         degenerate=degenerate,
     )
+
+
+def _stopping_rule(plan) -> tuple[np.ndarray, np.ndarray] | None:
+    """(K,) bounds on the benefit-oriented z where a trial stops: crossing the efficacy bound, or
+    falling to the futility bound while below the efficacy one. None when :func:`decide
+    <trialsim.engine.block.decide>` reads the looks otherwise (several comparisons, Hochberg)."""
+    if len(plan.comparisons) != 1 or plan.multiplicity == "hochberg" or 1.0 not in plan.efficacy:
+        return None
+    efficacy = np.asarray(plan.efficacy[1.0], dtype=np.float64)
+    futility = np.full(plan.n_looks, -np.inf) if plan.futility is None else np.asarray(plan.futility, np.float64)
+    return np.ascontiguousarray(efficacy), np.ascontiguousarray(futility)
 
 
 def logrank_compiled(
@@ -422,7 +441,7 @@ def _scratch(n: int):
 @nb.njit(cache=True, nogil=True)
 def _survival_looks(
     entry, outcome, dropout, arm, strata, n_strata, kinds, values, extras, targets, look_target,
-    treatment, control, cuts, reached, enrolled, events, o_minus_e, var, analysed, scratch,
+    treatment, control, sign, efficacy, futility, cuts, reached, enrolled, events, o_minus_e, var, analysed, scratch,
 ):  # pragma: no cover - compiled  # fmt: skip
     trials, n = entry.shape
     looks = kinds.shape[0]
@@ -505,7 +524,16 @@ def _survival_looks(
 
         # -- 3. each look: merge the seen and the censored, sweep the tie groups --------------
         in_trial = 0
+        stopped = False
         for k in range(looks):
+            if stopped:  # the trial stopped at an earlier look: this one is never analysed
+                enrolled[b, k] = 0
+                events[b, k] = 0
+                for j in range(m):
+                    analysed[b, k, j] = 0
+                    o_minus_e[b, k, j] = 0.0
+                    var[b, k, j] = 0.0
+                continue
             c = cuts[b, k]
             while in_trial < n and entry[b, in_trial] <= c:
                 in_trial += 1
@@ -548,6 +576,10 @@ def _survival_looks(
                 total = wa + wb
                 analysed[b, k, j] = total
                 o_minus_e[b, k, j], var[b, k, j] = _tie_sums(xa, fa, sa, wa, xb, fb, sb, wb, stratified, work)
+            if var[b, k, 0] > 0:
+                # decide()'s z: o_minus_e / sqrt(var), oriented to benefit; infinite bounds never stop
+                z = sign * (o_minus_e[b, k, 0] / np.sqrt(var[b, k, 0]))
+                stopped = z >= efficacy[k] or (z <= futility[k] and z < efficacy[k])
 
 
 @nb.njit(cache=True, nogil=True)

@@ -110,7 +110,7 @@ def first_patients(p: Patients, n: int, draw: Plan) -> Patients:
 
 def rejected(plan: Plan, p: Patients) -> np.ndarray:
     """Whether each trial rejects at least one comparison at some look (what ``power`` counts)."""
-    a = analyse_looks(plan, p)
+    a = analyse_looks(plan, p, stop=True)
     reject_look, _, _ = decide(plan, plan.benefit_sign * a.z, a.degenerate)
     return (reject_look < plan.n_looks).any(axis=1)
 
