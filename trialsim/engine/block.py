@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
-from trialsim.engine import draws
+from trialsim.engine import draws, pcg64
 from trialsim.engine import looks as looks_kernel
 from trialsim.engine.accrual import dropout_times, entry_times
 from trialsim.engine.cox import cox
@@ -60,11 +60,13 @@ def draw_patients(plan: Plan, trials: int, rng: np.random.Generator, *, fast: bo
     """
     n = plan.sample_size
     site = None
+    fast = fast and pcg64.supports(rng)  # the compiled draws step numpy's default generator
     if plan.sites:
         entry = entry_times(plan.accrual, n, trials, rng)
         site, index = _recruit(plan, entry, rng)
     else:
-        index = rng.integers(0, plan.pool_size, size=(trials, n))
+        shape = (trials, n)
+        index = pcg64.integers(rng, plan.pool_size, shape) if fast else rng.integers(0, plan.pool_size, shape)
         if fast and plan.accrual.is_uniform:
             entry = draws.uniform_entry(plan.accrual.duration, n, trials, rng)
         else:

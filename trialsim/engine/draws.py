@@ -6,9 +6,10 @@
 patients every step reads and writes a 1.2 MB array, and the per-patient effects are gathered
 from the pool (``prognostic[index]``, ``effect_scale[index]``) even when they are the same for
 everyone. The kernels here draw the same random numbers from the same generator, in the same
-order (numba's ``Generator`` methods share numpy's bit generator and algorithms), and apply the
-same floating-point operations in the same order, each patient's value in one pass, so their
-results are bit-identical to the numpy path (``tests/engine/test_draws.py``).
+order (numpy's PCG64 stepped in the loop by :mod:`trialsim.engine.pcg64`, or numba's
+``Generator`` methods, which share numpy's bit generator and algorithms), and apply the same
+floating-point operations in the same order, each patient's value in one pass, so their results
+are bit-identical to the numpy path (``tests/engine/test_draws.py``).
 
 They cover the common cases: uniform accrual, one dropout hazard for every arm, and, when no
 covariate changes the outcome model (:func:`plain`), exponential event times without delay and
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from trialsim.engine import pcg64
 from trialsim.engine.memo import IdentityMemo
 
 __all__ = ["exponential_by_arm", "normal_by_arm", "plain", "uniform_entry"]
@@ -46,6 +48,8 @@ _PLAIN: IdentityMemo[bool] = IdentityMemo(size=8)
 def uniform_entry(duration: float, n: int, trials: int, rng: np.random.Generator) -> np.ndarray:
     """:func:`trialsim.engine.accrual.entry_times` for uniform accrual over ``duration`` months, compiled.
 
+    ``rng`` must be on PCG64 (numpy's default; see :func:`trialsim.engine.pcg64.supports`).
+
     Examples
     --------
     >>> from trialsim.engine.accrual import Accrual, entry_times
@@ -55,7 +59,8 @@ def uniform_entry(duration: float, n: int, trials: int, rng: np.random.Generator
     True
     """
     out = np.empty((trials, n))
-    _uniform_entry(rng, float(duration), out)
+    with pcg64.stream(rng) as state:
+        _uniform_entry(state, float(duration), out)
     return out
 
 
@@ -67,7 +72,7 @@ def exponential_by_arm(
     Exponential event times without covariates (:func:`trialsim.engine.survival.event_times`:
     ``multiplier = exp(-log_effect)`` per arm, ``divisor`` the baseline rate) and dropout times
     with one hazard for all arms (:func:`trialsim.engine.accrual.dropout_times`: multiplier 1,
-    divisor the hazard).
+    divisor the hazard). ``rng`` must be on PCG64.
 
     Examples
     --------
@@ -78,8 +83,9 @@ def exponential_by_arm(
     True
     """
     out = np.empty(arm.shape)
-    _exponential_by_arm(rng, np.ascontiguousarray(multiplier, dtype=np.float64), float(divisor),
-                        np.ascontiguousarray(arm), out)  # fmt: skip
+    with pcg64.stream(rng) as state:
+        _exponential_by_arm(state, np.ascontiguousarray(multiplier, dtype=np.float64), float(divisor),
+                            np.ascontiguousarray(arm), out)  # fmt: skip
     return out
 
 
@@ -102,26 +108,33 @@ def normal_by_arm(mean: float, shift: np.ndarray, sd: float, arm: np.ndarray, rn
 
 
 @nb.njit(cache=True, nogil=True)
-def _uniform_entry(rng, duration, out):  # pragma: no cover - compiled
+def _uniform_entry(state, duration, out):  # pragma: no cover - compiled
     # Renyi: the cumulative sums of n + 1 unit exponentials over the last are the order
     # statistics of n uniforms; drawn row by row as numpy fills (trials, n + 1).
     trials, n = out.shape
+    hi, lo, inc_hi, inc_lo = state[pcg64.HI], state[pcg64.LO], state[pcg64.INC_HI], state[pcg64.INC_LO]
     for b in range(trials):
         s = 0.0
         for i in range(n):
-            s += rng.standard_exponential()
+            hi, lo, e = pcg64.exponential(hi, lo, inc_hi, inc_lo)
+            s += e
             out[b, i] = s
-        total = s + rng.standard_exponential()
+        hi, lo, e = pcg64.exponential(hi, lo, inc_hi, inc_lo)
+        total = s + e
         for i in range(n):
             out[b, i] = out[b, i] / total * duration
+    state[pcg64.HI], state[pcg64.LO] = hi, lo
 
 
 @nb.njit(cache=True, nogil=True)
-def _exponential_by_arm(rng, multiplier, divisor, arm, out):  # pragma: no cover - compiled
+def _exponential_by_arm(state, multiplier, divisor, arm, out):  # pragma: no cover - compiled
     trials, n = out.shape
+    hi, lo, inc_hi, inc_lo = state[pcg64.HI], state[pcg64.LO], state[pcg64.INC_HI], state[pcg64.INC_LO]
     for b in range(trials):
         for i in range(n):
-            out[b, i] = rng.standard_exponential() * multiplier[arm[b, i]] / divisor
+            hi, lo, e = pcg64.exponential(hi, lo, inc_hi, inc_lo)
+            out[b, i] = e * multiplier[arm[b, i]] / divisor
+    state[pcg64.HI], state[pcg64.LO] = hi, lo
 
 
 @nb.njit(cache=True, nogil=True)

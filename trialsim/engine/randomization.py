@@ -15,6 +15,8 @@ from typing import Literal
 import numba as nb
 import numpy as np
 
+from trialsim.engine import pcg64
+
 __all__ = ["randomize"]
 
 Method = Literal["simple", "permuted_block", "stratified"]
@@ -76,7 +78,7 @@ def _permuted_blocks(template: np.ndarray, trials: int, length: int, rng: np.ran
     arrangements = _arrangements(tuple(int(a) for a in template))
     if arrangements is not None:
         # one of the template's distinct orderings per block, uniformly
-        pick = rng.integers(0, len(arrangements), size=(trials, nblocks))
+        pick = pcg64.integers(rng, len(arrangements), (trials, nblocks))  # rng.integers' numbers
         return np.take(arrangements, pick, axis=0).reshape(trials, nblocks * block_size)[:, :length]
     # argsort of iid uniform keys is a uniformly random permutation of each block
     # (ties have probability ~ block_size^2 / 2^53 and only reorder equal keys)
