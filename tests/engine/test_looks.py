@@ -148,6 +148,16 @@ STOPPING_CASES = {
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("bad", [np.nan, -1.0])
+def test_entry_times_out_of_enrolment_order_are_refused(tmp_path, bad):
+    plan = _plan(tmp_path, SURVIVAL.format(**SURVIVAL_CASES["three looks, O'Brien-Fleming"]))
+    p = draw_patients(plan, 5, np.random.default_rng(1))
+    entry = p.entry.copy()
+    entry[3, 100] = bad  # before the patient enrolled ahead of them (or not a time at all)
+    with pytest.raises(ValueError, match="trial 3 is not"):
+        analyse_looks(plan, Patients(p.index, entry, p.arm, p.dropout, p.outcome))
+
+
 @pytest.mark.parametrize("case", list(STOPPING_CASES))
 def test_stopped_trials_are_not_analysed_after_their_stop(tmp_path, case):
     # The table keeps the looks up to each trial's stop, so stop=True may skip the rest; decide()

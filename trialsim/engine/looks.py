@@ -7,8 +7,10 @@ module does the same work trial by trial in compiled code (numba), with scratch 
 ``n`` entries that stay in cache:
 
 1. Each events look's calendar time is an order statistic of the calendar event times
-   (``entry + outcome`` where the event comes before dropout): found by quickselect, the
-   largest target first, each smaller one within the part left below it.
+   (``entry + outcome`` where the event comes before dropout): the events are put in buckets
+   by time, and the bucket holding each target's rank is sorted. Only the events up to the
+   latest such cut of the block's trials so far are bucketed (when that leaves too few, all
+   are); the number of events at the cut is the rank, plus any tied with it.
 2. The patients whose event or dropout is seen by the last look (time on study
    ``y = min(outcome, dropout) <= cut - entry``) are sorted by ``y`` once per trial: LSD radix on
    float32 keys, then an insertion pass on the exact float64 values (so the order is exact).
@@ -69,13 +71,13 @@ def supports_t_test(plan) -> bool:
     return plan.endpoint == "continuous" and plan.test == "t_test"
 
 
-def _patient_arrays(p) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _patient_arrays(p, *, check: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Entry, outcome and dropout times (float64) and arms (int8) as the kernels take them, C-contiguous.
 
     The kernels find who is enrolled by a cut as a prefix of the patients: entry times must be sorted.
     """
     entry = np.ascontiguousarray(p.entry, dtype=np.float64)
-    if entry.shape[1] > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
+    if check and entry.shape[1] > 1 and not bool(np.all(entry[:, 1:] >= entry[:, :-1])):
         raise ValueError("entry times must be sorted within each trial (enrolment order)")
     outcome = np.ascontiguousarray(p.outcome, dtype=np.float64)
     return entry, outcome, np.ascontiguousarray(p.dropout, dtype=np.float64), np.ascontiguousarray(p.arm, dtype=np.int8)
@@ -134,7 +136,7 @@ def survival_looks(plan, p, *, stop: bool = False) -> LookAnalyses:
     looks after it come out degenerate, with nobody analysed, enrolled or counted. Their cuts are
     still computed, and ``decide`` finds the same stopping look.
     """
-    entry, outcome, dropout, arm = _patient_arrays(p)
+    entry, outcome, dropout, arm = _patient_arrays(p, check=False)  # the kernel checks the order
     trials, n = entry.shape
     if plan.analysis_strata is not None:  # as analyse() does
         strata = np.ascontiguousarray(plan.analysis_strata[p.index], dtype=np.int32)
@@ -166,12 +168,14 @@ def survival_looks(plan, p, *, stop: bool = False) -> LookAnalyses:
     o_minus_e = np.empty((trials, looks, m))
     var = np.empty((trials, looks, m))
     analysed = np.empty((trials, looks, m), dtype=np.int64)
-    _survival_looks(
+    unsorted = _survival_looks(
         entry, outcome, dropout, arm, strata, n_strata, kinds, values, extras,
         np.array(targets, dtype=np.int64), look_target, treatment, control,
         float(plan.benefit_sign), efficacy, futility,
         cuts, reached, enrolled, events, o_minus_e, var, analysed, _scratch(n),
     )  # fmt: skip
+    if unsorted >= 0:  # the kernel stopped there
+        raise ValueError(f"entry times must be sorted within each trial (enrolment order): trial {unsorted} is not")
     degenerate = ~(var > 0)
     safe = np.where(degenerate, 1.0, var)
     root = np.sqrt(safe)
@@ -466,34 +470,58 @@ def _survival_looks(
     fb = np.empty(n + 1, dtype=np.int64)
     sb = np.zeros(n + 1, dtype=np.int64)
     work = _work(n, n_strata)
+    counted = np.empty(looks, dtype=np.int64)  # a look's events when its cut's rank gives them, else -1
+    # Only events up to this calendar time are sorted for the cuts: the latest cut of the largest
+    # target in the trials so far. When fewer are below it, every event is (about 1 trial in b).
+    bound = inf
 
     for b in range(trials):
+        in_order = True
+        for i in range(1, n):
+            in_order &= entry[b, i] >= entry[b, i - 1]  # False for NaN too
+        if not in_order:
+            return b
         # -- 1. calendar events and the cuts of the looks -----------------------------------
         found = 0
+        kept = 0
         last = -inf
         for i in range(n):
+            e = entry[b, i]
             t = outcome[b, i]
             d = dropout[b, i]
             on_study[i] = min(t, d)
             is_event = t <= d
-            c = entry[b, i] + t if is_event else inf
+            c = e + t if is_event else inf
             calendar[i] = c
-            order[found] = i
+            order[kept] = i
+            kept += is_event & (c <= bound)
             found += is_event
             if is_event:
                 last = max(last, c)
+        if targets.shape[0] > 0 and kept <= targets[0] and kept < found:
+            kept = 0
+            for i in range(n):
+                order[kept] = i
+                kept += outcome[b, i] <= dropout[b, i]
         buckets = 0
-        if targets.shape[0] > 0 and found > 0:
-            buckets = _partial_sort(order, found, calendar, scratch)
+        if targets.shape[0] > 0 and kept > 0:
+            buckets = _partial_sort(order, kept, calendar, scratch)
         previous = -inf
         for k in range(looks):
             kind = kinds[k]
+            counted[k] = -1
             if kind == LOOK_TIME:
                 c = values[k]
             elif kind == LOOK_EVENTS:
                 target = targets[look_target[k]]
-                if target < found:
-                    c = _order_statistic(order, found, calendar, scratch, buckets, target)
+                if target < found:  # then target < kept too
+                    c = _order_statistic(order, kept, calendar, scratch, buckets, target)
+                    if c >= previous and c < inf:
+                        # Every event up to c is at a rank up to target, or tied with it just after.
+                        q = target + 1
+                        while q < kept and calendar[order[q]] == c:
+                            q += 1
+                        counted[k] = q
                 else:
                     reached[b, k] = False
                     c = max(last, entry[b, n - 1])
@@ -502,6 +530,9 @@ def _survival_looks(
             c = max(c, previous)
             cuts[b, k] = c
             previous = c
+        if targets.shape[0] > 0 and targets[0] < found:
+            top = calendar[order[targets[0]]]
+            bound = top if bound == inf else max(bound, top)
 
         # -- 2. who is seen at y by the last look, sorted by y --------------------------------
         final = cuts[b, looks - 1]
@@ -538,16 +569,23 @@ def _survival_looks(
             while in_trial < n and entry[b, in_trial] <= c:
                 in_trial += 1
             enrolled[b, k] = in_trial
-            total_events = 0
-            for i in range(in_trial):
-                total_events += calendar[i] <= c
+            total_events = counted[k]
+            if total_events < 0:
+                total_events = 0
+                for i in range(in_trial):
+                    total_events += calendar[i] <= c
             events[b, k] = total_events
+            # Nobody seen after max(c - first entry, 0) is seen by this cut (s_y is sorted).
+            within = seen
+            limit = max(c - entry[b, 0], 0.0)
+            while within > 0 and s_y[within - 1] > limit:
+                within -= 1
             for j in range(m):
                 arm_t = treatment[j]
                 arm_c = control[j]
                 # Seen at y, in order of y.
                 wa = 0
-                for q in range(seen):
+                for q in range(within):
                     a = s_arm[q]
                     treated = a == arm_t
                     y = s_y[q]
@@ -580,6 +618,7 @@ def _survival_looks(
                 # decide()'s z: o_minus_e / sqrt(var), oriented to benefit; infinite bounds never stop
                 z = sign * (o_minus_e[b, k, 0] / np.sqrt(var[b, k, 0]))
                 stopped = z >= efficacy[k] or (z <= futility[k] and z < efficacy[k])
+    return -1
 
 
 @nb.njit(cache=True, nogil=True)
