@@ -885,21 +885,25 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
             n1 += fa[q] & 1
         for q in range(nb):
             n1 += fb[q] & 1
-        groups = 0
+        groups = np.uint64(0)
         group_x = -np.inf
         g = 0
         g1 = 0
         d = 0
         d1 = 0
+        # Unsigned positions: numba adds no negative-index wraparound to these loads and stores.
+        ua = np.uint64(0)
+        ub = np.uint64(0)
+        one = np.uint64(1)
         for q in range(total + 1):
             if q < total:
-                va = xa[ia]
-                vb = xb[ib]
-                take_a = va <= vb
+                va = xa[ua]
+                vb = xb[ub]
+                take_a = np.uint64(va <= vb)
                 t = va if take_a else vb
-                flag = fa[ia] if take_a else fb[ib]
-                ia += take_a
-                ib += 1 - take_a
+                flag = fa[ua] if take_a else fb[ub]
+                ua += take_a
+                ub += one - take_a
             else:
                 t = np.inf  # flush the last group
                 flag = 0
@@ -908,7 +912,7 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
                 e_n1[groups] = n1
                 e_d[groups] = d
                 e_d1[groups] = d1
-                groups += d > 0
+                groups += np.uint64(d > 0)
                 nr -= g
                 n1 -= g1
                 g = 0
@@ -922,7 +926,7 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
             d1 += (flag >> 1) & flag
         ome = 0.0
         v_sum = 0.0
-        for u in range(groups):
+        for u in range(int(groups)):
             ome, v_sum = _group_sums(ome, v_sum, e_n[u], e_n1[u], e_d[u], e_d1[u])
         return ome, v_sum
     n_strata = at_risk.shape[0]
