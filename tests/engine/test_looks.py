@@ -305,6 +305,14 @@ def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, c
         mean = np.divide(sums[:, c], n, out=np.full(len(n), np.nan), where=n > 0)
         expected = standardized_difference(column[index], enrolled, 0.0, 1.0)
         np.testing.assert_allclose(mean, expected, rtol=1e-12, atol=1e-14, equal_nan=True)
+    # The first k patients of each trial, given as counts k: the same as their mask, to the bit.
+    leading = rng.integers(0, 91, 40)
+    prefix = np.arange(90)[None, :] < leading[:, None]
+    by_count = enrolled_tallies(codes, levels, values, index, leading)
+    by_mask = enrolled_tallies(codes, levels, values, index, prefix)
+    for a, b in zip(by_count[0], by_mask[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(by_count[1], by_mask[1])
 
 
 @pytest.mark.parametrize("stratified", [False, True])

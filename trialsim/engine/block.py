@@ -366,15 +366,17 @@ def block_columns(plan: Plan, first_trial: int, trials: int, rng: np.random.Gene
         "stopped": stop[b] == k,
     }
     last_cut = cuts[np.arange(trials), stop]
-    in_trial = p.entry <= last_cut[:, None]
     diversity: dict[str, Column] = {
         "scenario": Coded((plan.scenario,), np.zeros(trials, dtype=np.int64)),
         "trial": trial_ids,
     }
+    # Who is in the trial by its last look: the patients enrolled by then, a prefix in enrolment order.
+    in_trial = enrolled[np.arange(trials), stop]
     if p.site is not None:
-        n = np.maximum(np.count_nonzero(in_trial, axis=1), 1)
+        in_site = np.arange(p.entry.shape[1])[None, :] < in_trial[:, None]
+        n = np.maximum(in_trial, 1)
         for s, plan_site in enumerate(plan.sites):
-            diversity[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & in_trial, axis=1) / n
+            diversity[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & in_site, axis=1) / n
     tallies = tally(plan.demographics, plan.covariates, p.index, in_trial)
     return BlockColumns(table, _subgroups(plan, p, last_cut, trial_ids), diversity, tallies)
 

@@ -168,6 +168,9 @@ def tally(
 ) -> Tallies:
     """Tally the enrolled patients of each trial: ``index`` (trials, n) holds their pool rows, ``enrolled`` which count.
 
+    ``enrolled``: a (trials, n) mask, or (trials,) counts of the leading patients that count (see
+    :func:`trialsim.engine.tallies.enrolled_tallies`).
+
     One compiled pass over the patients for every column (see :mod:`trialsim.engine.tallies`): the
     same counts as :func:`enrolled_shares` and sums as :func:`standardized_difference`, without
     gathering each column at the patients' pool rows.
@@ -186,7 +189,8 @@ def tally(
         index,
         enrolled,
     )
-    return Tallies(tuple(counts), sums, np.count_nonzero(enrolled, axis=1))
+    how_many = np.asarray(enrolled, dtype=np.int64) if np.ndim(enrolled) == 1 else np.count_nonzero(enrolled, axis=1)
+    return Tallies(tuple(counts), sums, how_many)
 
 
 def figures(

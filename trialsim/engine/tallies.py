@@ -141,7 +141,9 @@ def enrolled_tallies(
     index : numpy.ndarray
         ``(trials, n)`` pool rows of the patients.
     enrolled : numpy.ndarray
-        ``(trials, n)`` bool: the patients that count.
+        ``(trials, n)`` bool: the patients that count; or ``(trials,)`` integers: the first
+        ``enrolled[b]`` patients of trial b count (those enrolled by a cut, when ``index`` is in
+        enrolment order), which spares a mask of every patient.
 
     Returns
     -------
@@ -166,8 +168,13 @@ def enrolled_tallies(
     ([[1.0, 1.0]], [[5.0]])
     """
     index = np.ascontiguousarray(index, dtype=np.int64)
-    enrolled = np.ascontiguousarray(enrolled, dtype=np.bool_)
     trials = index.shape[0]
+    if np.ndim(enrolled) == 1:
+        leading = np.ascontiguousarray(enrolled, dtype=np.int64)
+        enrolled = np.ones((1, 1), dtype=np.bool_)
+    else:
+        leading = np.zeros(0, dtype=np.int64)
+        enrolled = np.ascontiguousarray(enrolled, dtype=np.bool_)
     n_levels = tuple(int(v) for v in n_levels)
     packed = _packed(tuple(codes), n_levels, tuple(values))
     n_columns = len(values)
@@ -176,16 +183,16 @@ def enrolled_tallies(
         counts = np.zeros((trials, int(np.prod(n_levels, dtype=np.int64))))
         if index.size:
             offsets = np.zeros(1, dtype=np.int64)
-            _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, packed.rows,
-                   packed.table, counts, sums)  # fmt: skip
+            _tally(index, enrolled, leading, packed.joint, packed.codes, offsets, packed.values, packed.missing,
+                   packed.rows, packed.table, counts, sums)  # fmt: skip
         # Each column's counts are margins of the joint counts: integers, so the products are exact.
         margins = [counts @ to_level for to_level in _margins(n_levels)] if len(codes) > 1 else [counts]
         return margins, sums[:, :n_columns]
     offsets = np.concatenate(([0], np.cumsum(n_levels, dtype=np.int64)))
     counts = np.zeros((trials, int(offsets[-1])))
     if index.size:
-        _tally(index, enrolled, packed.joint, packed.codes, offsets, packed.values, packed.missing, packed.rows,
-               packed.table, counts, sums)  # fmt: skip
+        _tally(index, enrolled, leading, packed.joint, packed.codes, offsets, packed.values, packed.missing,
+               packed.rows, packed.table, counts, sums)  # fmt: skip
     return [counts[:, offsets[d] : offsets[d + 1]] for d in range(len(codes))], sums[:, :n_columns]
 
 
@@ -195,14 +202,17 @@ _AHEAD = 24
 
 
 @nb.njit(cache=True, nogil=True)
-def _tally(index, enrolled, joint, codes, offsets, values, missing, rows, table, counts, sums):  # pragma: no cover
+def _tally(index, enrolled, leading, joint, codes, offsets, values, missing, rows, table, counts,
+           sums):  # pragma: no cover - compiled  # fmt: skip
+    # Patient i of trial b counts when enrolled[b, i], or, given leading counts, when i < leading[b].
     trials, n = index.shape
     if rows.shape[0] > 0:
-        _tally_coded(index, enrolled, rows, table, missing, counts, sums)
+        _tally_coded(index, enrolled, leading, rows, table, missing, counts, sums)
         return
     if joint.shape[0] > 0 and values.shape[1] == 8:
-        _tally_joint8(index, enrolled, joint, values, missing, counts, sums)
+        _tally_joint8(index, enrolled, leading, joint, values, missing, counts, sums)
         return
+    prefix = leading.shape[0] > 0
     flat = index.reshape(trials * n)  # prefetched across the end of a trial's row into the next
     use_joint = joint.shape[0] > 0
     n_codes = codes.shape[1]
@@ -218,7 +228,7 @@ def _tally(index, enrolled, joint, codes, offsets, values, missing, rows, table,
                 else:
                     prefetch_row(codes, ahead)
             row = index[b, i]
-            if enrolled[b, i]:
+            if (i < leading[b]) if prefix else enrolled[b, i]:
                 if use_joint:
                     counts[b, joint[row]] += 1.0
                 else:
@@ -232,7 +242,7 @@ def _tally(index, enrolled, joint, codes, offsets, values, missing, rows, table,
 
 
 @nb.njit(cache=True, nogil=True)
-def _tally_joint8(index, enrolled, joint, values, missing, counts, sums):  # pragma: no cover - compiled
+def _tally_joint8(index, enrolled, leading, joint, values, missing, counts, sums):  # pragma: no cover - compiled
     """:func:`_tally` for joint codes and one 64-byte row of values per patient (up to 8 numeric columns).
 
     The eight sums are kept in locals and the counts in an integer histogram, so that nothing waits
@@ -242,6 +252,7 @@ def _tally_joint8(index, enrolled, joint, values, missing, counts, sums):  # pra
     trials, n = index.shape
     flat = index.reshape(trials * n)  # prefetched across the end of a trial's row into the next
     hist = np.zeros(counts.shape[1], dtype=np.int64)
+    prefix = leading.shape[0] > 0
     for b in range(trials):
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
         for i in range(n):
@@ -251,7 +262,7 @@ def _tally_joint8(index, enrolled, joint, values, missing, counts, sums):  # pra
                 prefetch_row(values, ahead)
                 prefetch_row(joint, ahead)
             row = index[b, i]
-            if enrolled[b, i]:
+            if (i < leading[b]) if prefix else enrolled[b, i]:
                 hist[joint[row]] += 1
                 s0 += values[row, 0]
                 s1 += values[row, 1]
@@ -274,11 +285,12 @@ def _tally_joint8(index, enrolled, joint, values, missing, counts, sums):  # pra
 
 
 @nb.njit(cache=True, nogil=True)
-def _tally_coded(index, enrolled, rows, table, missing, counts, sums):  # pragma: no cover - compiled
+def _tally_coded(index, enrolled, leading, rows, table, missing, counts, sums):  # pragma: no cover - compiled
     """:func:`_tally_joint8` on 16-byte rows: the joint code, then seven codes into ``table`` (values, 0.0 at 0)."""
     trials, n = index.shape
     flat = index.reshape(trials * n)
     hist = np.zeros(counts.shape[1], dtype=np.int64)
+    prefix = leading.shape[0] > 0
     for b in range(trials):
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
         for i in range(n):
@@ -286,7 +298,7 @@ def _tally_coded(index, enrolled, rows, table, missing, counts, sums):  # pragma
             if at < flat.shape[0]:
                 prefetch_row(rows, flat[at])
             row = index[b, i]
-            if enrolled[b, i]:
+            if (i < leading[b]) if prefix else enrolled[b, i]:
                 hist[rows[row, 0]] += 1
                 s0 += table[rows[row, 1]]
                 s1 += table[rows[row, 2]]
