@@ -7,6 +7,9 @@ run over looks, comparisons and subgroups, a few each).
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -51,24 +54,49 @@ class Patients:
     def trials(self) -> int:
         return self.entry.shape[0]
 
+    def rows(self, lo: int, hi: int) -> Patients:
+        """Trials ``lo:hi`` (views)."""
+        arrays = (getattr(self, field.name) for field in dataclasses.fields(self))  # astuple would copy them
+        return Patients(*(None if a is None else a[lo:hi] for a in arrays))
 
-def draw_patients(plan: Plan, trials: int, rng: np.random.Generator, *, fast: bool = True) -> Patients:
+
+def draw_patients(
+    plan: Plan, trials: int, rng: np.random.Generator, *, fast: bool = True, out: Patients | None = None
+) -> Patients:
     """Enrol, randomise and follow ``trials`` trials' patients (the order of draws is part of the seed contract).
 
     ``fast``: the common cases through the compiled kernels of :mod:`trialsim.engine.draws`, which
-    give the same numbers as the numpy functions (``fast=False``, the reference).
+    give the same numbers as the numpy functions (``fast=False``, the reference). ``out``: arrays of
+    ``trials`` rows to hold the patients (rows of a larger block, see :func:`blocks_columns`); the
+    kernels draw straight into them, anything else is copied in.
     """
+    p = _draw(plan, trials, rng, fast, out)
+    if out is None:
+        return p
+    for name in ("index", "entry", "arm", "dropout", "outcome", "site"):
+        drawn, into = getattr(p, name), getattr(out, name)
+        if drawn is not into:
+            np.copyto(into, drawn, casting="unsafe")  # arms drawn as int8 into int8; the rest as drawn
+    return out
+
+
+def _draw(plan: Plan, trials: int, rng: np.random.Generator, fast: bool, out: Patients | None) -> Patients:
+    """The body of :func:`draw_patients`: ``out``'s arrays are filled by the kernels that can, else new ones made."""
     n = plan.sample_size
     site = None
+    into = out if out is not None else Patients(*(None,) * 5)
     fast = fast and pcg64.supports(rng)  # the compiled draws step numpy's default generator
     if plan.sites:
         entry = entry_times(plan.accrual, n, trials, rng)
         site, index = _recruit(plan, entry, rng)
     else:
         shape = (trials, n)
-        index = pcg64.integers(rng, plan.pool_size, shape) if fast else rng.integers(0, plan.pool_size, shape)
+        if fast:
+            index = pcg64.integers(rng, plan.pool_size, shape, out=into.index)
+        else:
+            index = rng.integers(0, plan.pool_size, shape)
         if fast and plan.accrual.is_uniform:
-            entry = draws.uniform_entry(plan.accrual.duration, n, trials, rng)
+            entry = draws.uniform_entry(plan.accrual.duration, n, trials, rng, out=into.entry)
         else:
             entry = entry_times(plan.accrual, n, trials, rng)
     strata = plan.strata[index] if plan.strata is not None else None
@@ -77,17 +105,18 @@ def draw_patients(plan: Plan, trials: int, rng: np.random.Generator, *, fast: bo
     if fast and not hazard.any():
         dropout = np.full(arm.shape, np.inf)  # nobody drops out: what dropout_times returns, unchecked
     elif fast and hazard[0] > 0.0 and (hazard == hazard[0]).all():
-        dropout = draws.exponential_by_arm(np.ones(hazard.size), hazard[0], arm, rng)
+        dropout = draws.exponential_by_arm(np.ones(hazard.size), hazard[0], arm, rng, out=into.dropout)
     else:
         dropout = dropout_times(hazard, arm, rng)
     if fast and draws.plain(plan.prognostic, plan.effect_scale):
         # Every patient's linear predictor is their arm's: 0 + b * 1 = b, as the numpy path computes it.
         effect = np.add(0.0, plan.arm_effect * 1.0)
         if plan.endpoint == "time_to_event" and plan.delay == 0.0 and plan.baseline.kind == "exponential":
-            return Patients(index, entry, arm, dropout, draws.exponential_by_arm(np.exp(-effect), plan.baseline.rate,
-                                                                                 arm, rng), site)  # fmt: skip
+            outcome = draws.exponential_by_arm(np.exp(-effect), plan.baseline.rate, arm, rng, out=into.outcome)
+            return Patients(index, entry, arm, dropout, outcome, site)
         if plan.endpoint == "continuous":
-            return Patients(index, entry, arm, dropout, draws.normal_by_arm(plan.mean, effect, plan.sd, arm, rng), site)
+            outcome = draws.normal_by_arm(plan.mean, effect, plan.sd, arm, rng, out=into.outcome)
+            return Patients(index, entry, arm, dropout, outcome, site)
     prognostic = plan.prognostic[index]
     effect = plan.arm_effect[arm] * plan.effect_scale[index]
     if plan.endpoint == "time_to_event":
@@ -333,17 +362,38 @@ def simulate_block(plan: Plan, first_trial: int, trials: int, rng: np.random.Gen
 
 def block_columns(plan: Plan, first_trial: int, trials: int, rng: np.random.Generator) -> BlockColumns:
     """Simulate ``trials`` trials numbered from ``first_trial``: the columns of their tables (see :func:`stack`)."""
-    p = draw_patients(plan, trials, rng)
+    return blocks_columns(plan, [(first_trial, rng)], trials)[0]
+
+
+def blocks_columns(
+    plan: Plan, blocks: Sequence[tuple[int, np.random.Generator]], trials: int
+) -> list[BlockColumns]:
+    """:func:`block_columns` of several blocks of ``trials`` trials, each given as (first trial, generator).
+
+    Each block's patients are drawn from its own generator into its rows of arrays the blocks share;
+    the analyses, decisions, tallies and table columns then run once over all their trials. Each of
+    those steps costs some hundred microseconds a call whatever its size, which for a block of 250
+    trials is microseconds a trial. Every figure is computed trial by trial (the subgroup tests block
+    by block, in their row order), so each block gets the columns it has when simulated alone.
+    """
+    count = len(blocks)
+    total = count * trials
+    if count == 1:
+        p = draw_patients(plan, trials, blocks[0][1])
+    else:
+        p = _shared_patients(total, plan.sample_size, bool(plan.sites))
+        for i, (_, rng) in enumerate(blocks):
+            draw_patients(plan, trials, rng, out=p.rows(i * trials, (i + 1) * trials))
     a = analyse_looks(plan, p, stop=True)  # the table keeps only the looks performed
     cuts, reached, enrolled, estimate, se, z, analysed, degenerate = (
         a.cuts, a.reached, a.enrolled, a.estimate, a.se, a.z, a.analysed, a.degenerate
     )  # fmt: skip
     looks, m = plan.n_looks, len(plan.comparisons)
-    shape = (trials, looks, m)
+    shape = (total, looks, m)
     benefit = plan.benefit_sign * z
     reject_look, futility_look, stop = decide(plan, benefit, degenerate)
 
-    trial_ids = first_trial + np.arange(trials)
+    trial_ids = np.concatenate([first + np.arange(trials) for first, _ in blocks])
     k_index = np.arange(looks)
     performed = k_index[None, :] <= stop[:, None]
     b, k, j = np.nonzero(np.broadcast_to(performed[:, :, None], shape))
@@ -365,20 +415,58 @@ def block_columns(plan: Plan, first_trial: int, trials: int, rng: np.random.Gene
         "futility": futility_look[b, j] == k,
         "stopped": stop[b] == k,
     }
-    last_cut = cuts[np.arange(trials), stop]
+    last_cut = cuts[np.arange(total), stop]
     diversity: dict[str, Column] = {
-        "scenario": Coded((plan.scenario,), np.zeros(trials, dtype=np.int64)),
+        "scenario": Coded((plan.scenario,), np.zeros(total, dtype=np.int64)),
         "trial": trial_ids,
     }
     # Who is in the trial by its last look: the patients enrolled by then, a prefix in enrolment order.
-    in_trial = enrolled[np.arange(trials), stop]
+    in_trial = enrolled[np.arange(total), stop]
     if p.site is not None:
         in_site = np.arange(p.entry.shape[1])[None, :] < in_trial[:, None]
         n = np.maximum(in_trial, 1)
         for s, plan_site in enumerate(plan.sites):
             diversity[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & in_site, axis=1) / n
     tallies = tally(plan.demographics, plan.covariates, p.index, in_trial)
-    return BlockColumns(table, _subgroups(plan, p, last_cut, trial_ids), diversity, tallies)
+    # Each block's rows: the looks table has (stop + 1) * m rows a trial, the others one.
+    ends = np.concatenate(([0], np.cumsum((stop + 1) * m)))
+    parts = []
+    for i in range(count):
+        lo, hi = i * trials, (i + 1) * trials
+        parts.append(BlockColumns(
+            {name: _rows(column, int(ends[lo]), int(ends[hi])) for name, column in table.items()},
+            _subgroups(plan, p.rows(lo, hi), last_cut[lo:hi], trial_ids[lo:hi]),
+            {name: _rows(column, lo, hi) for name, column in diversity.items()},
+            tallies.rows(lo, hi),
+        ))  # fmt: skip
+    return parts
+
+
+# The arrays of blocks_columns' patients, kept per thread: made anew for each call, their megabytes
+# went back to the system and came back as page faults (7 us a W1 trial of system time).
+_SHARED = threading.local()
+
+
+def _shared_patients(trials: int, n: int, sites: bool) -> Patients:
+    """Arrays for ``trials`` trials' patients, reused from this thread's last call of the same shape."""
+    key = (trials, n, sites)
+    if getattr(_SHARED, "key", None) != key:
+        shape = (trials, n)
+        _SHARED.patients = Patients(
+            np.empty(shape, dtype=np.int64), np.empty(shape), np.empty(shape, dtype=np.int8), np.empty(shape),
+            np.empty(shape), np.empty(shape, dtype=np.int64) if sites else None,
+        )  # fmt: skip
+        _SHARED.key = key
+    return _SHARED.patients
+
+
+def _rows(column: Column, lo: int, hi: int) -> Column:
+    """Rows ``lo:hi`` of a table column."""
+    if column is None:
+        return None
+    if isinstance(column, Coded):
+        return Coded(column.values, column.codes[lo:hi])
+    return column[lo:hi]
 
 
 def stack(plan: Plan, parts: list[BlockColumns]) -> BlockResult:

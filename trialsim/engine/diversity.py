@@ -151,6 +151,10 @@ class Tallies:
     sums: np.ndarray
     enrolled: np.ndarray
 
+    def rows(self, lo: int, hi: int) -> Tallies:
+        """The tallies of trials ``lo:hi`` (views)."""
+        return Tallies(tuple(c[lo:hi] for c in self.counts), self.sums[lo:hi], self.enrolled[lo:hi])
+
     @classmethod
     def concat(cls, parts: list[Tallies]) -> Tallies:
         """The tallies of several blocks' trials, in order (every figure is computed trial by trial)."""

@@ -45,10 +45,13 @@ def plain(prognostic: np.ndarray, effect_scale: np.ndarray) -> bool:
 _PLAIN: IdentityMemo[bool] = IdentityMemo(size=8)
 
 
-def uniform_entry(duration: float, n: int, trials: int, rng: np.random.Generator) -> np.ndarray:
+def uniform_entry(
+    duration: float, n: int, trials: int, rng: np.random.Generator, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """:func:`trialsim.engine.accrual.entry_times` for uniform accrual over ``duration`` months, compiled.
 
-    ``rng`` must be on PCG64 (numpy's default; see :func:`trialsim.engine.pcg64.supports`).
+    ``rng`` must be on PCG64 (numpy's default; see :func:`trialsim.engine.pcg64.supports`). ``out``: a
+    C-contiguous (trials, n) array to draw into (as for the other functions here).
 
     Examples
     --------
@@ -58,14 +61,14 @@ def uniform_entry(duration: float, n: int, trials: int, rng: np.random.Generator
     >>> bool(np.array_equal(a, b))
     True
     """
-    out = np.empty((trials, n))
+    out = np.empty((trials, n)) if out is None else out
     with pcg64.stream(rng) as state:
         _uniform_entry(state, float(duration), out)
     return out
 
 
 def exponential_by_arm(
-    multiplier: np.ndarray, divisor: float, arm: np.ndarray, rng: np.random.Generator
+    multiplier: np.ndarray, divisor: float, arm: np.ndarray, rng: np.random.Generator, *, out: np.ndarray | None = None
 ) -> np.ndarray:
     """``E * multiplier[arm] / divisor`` with ``E ~ Exp(1)`` drawn in ``arm``'s shape (C order).
 
@@ -82,14 +85,22 @@ def exponential_by_arm(
     >>> bool(np.array_equal(a, e * np.array([1.0, 2.0])[arm] / 4.0))
     True
     """
-    out = np.empty(arm.shape)
+    out = np.empty(arm.shape) if out is None else out
     with pcg64.stream(rng) as state:
         _exponential_by_arm(state, np.ascontiguousarray(multiplier, dtype=np.float64), float(divisor),
                             np.ascontiguousarray(arm), out)  # fmt: skip
     return out
 
 
-def normal_by_arm(mean: float, shift: np.ndarray, sd: float, arm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def normal_by_arm(
+    mean: float,
+    shift: np.ndarray,
+    sd: float,
+    arm: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """``mean + shift[arm] + sd * Z`` with ``Z ~ N(0, 1)`` drawn in ``arm``'s shape: normal outcomes without covariates.
 
     Examples
@@ -101,7 +112,7 @@ def normal_by_arm(mean: float, shift: np.ndarray, sd: float, arm: np.ndarray, rn
     >>> bool(np.array_equal(a, b))
     True
     """
-    out = np.empty(arm.shape)
+    out = np.empty(arm.shape) if out is None else out
     _normal_by_arm(rng, float(mean), np.ascontiguousarray(shift, dtype=np.float64), float(sd),
                    np.ascontiguousarray(arm), out)  # fmt: skip
     return out

@@ -82,10 +82,13 @@ def stream(rng: np.random.Generator) -> Iterator[np.ndarray]:
     rng.bit_generator.state = full
 
 
-def integers(rng: np.random.Generator, high: int, size: tuple[int, ...]) -> np.ndarray:
+def integers(
+    rng: np.random.Generator, high: int, size: tuple[int, ...], *, out: np.ndarray | None = None
+) -> np.ndarray:
     """``rng.integers(0, high, size)`` (int64), the same numbers, drawn in a compiled loop.
 
-    Generators other than PCG64, and bounds past 2**32, are left to numpy.
+    Generators other than PCG64, and bounds past 2**32, are left to numpy. ``out``: a C-contiguous
+    int64 array of shape ``size`` to draw into.
 
     Examples
     --------
@@ -94,8 +97,12 @@ def integers(rng: np.random.Generator, high: int, size: tuple[int, ...]) -> np.n
     True
     """
     if not (supports(rng) and 1 <= high <= 1 << 32):
-        return rng.integers(0, high, size)
-    out = np.empty(size, dtype=np.int64)
+        drawn = rng.integers(0, high, size)
+        if out is None:
+            return drawn
+        out[...] = drawn
+        return out
+    out = np.empty(size, dtype=np.int64) if out is None else out
     with stream(rng) as state:
         _integers(state, high, out.reshape(-1))
     return out

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from trialsim.engine.block import BlockResult, block_columns, stack
+from trialsim.engine.block import BlockResult, blocks_columns, stack
 from trialsim.engine.plan import Plan
 from trialsim.run.memory import MemoryStore
 from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng
@@ -44,6 +44,9 @@ MAX_RESUBMITS = 5
 TASKS_PER_THREAD = 2
 # Seed blocks per task (fewer when there are too few blocks to keep every worker busy).
 BLOCKS_PER_TASK = 8
+# Blocks simulated in one call (blocks_columns): 1,000 trials of W1's 600 patients took 27.8 us a trial
+# against 30.6 in blocks of 250, 28.8 in pairs and 30.1 in eights (their arrays outgrow the caches).
+BLOCKS_PER_CALL = 4
 # How long to wait for a worker when the cluster has none.
 WORKER_WAIT = 60.0
 
@@ -134,7 +137,10 @@ def batch_frames(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[dict[
     costs microseconds per column, whatever its length), then are cut back into blocks. A short
     last block is simulated whole and cut, so trial i never depends on the total.
     """
-    parts = [block_columns(plan, block.first_trial, TRIALS_PER_BLOCK, block_rng(seed, block)) for block in blocks]
+    parts = []
+    for group in batches(blocks, BLOCKS_PER_CALL):
+        starts = [(block.first_trial, block_rng(seed, block)) for block in group]
+        parts += blocks_columns(plan, starts, TRIALS_PER_BLOCK)
     stacked = stack(plan, parts)
     start = dict.fromkeys(TABLES, 0)
     out = []
