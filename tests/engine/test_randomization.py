@@ -171,3 +171,18 @@ def test_invalid_arguments():
         randomize((1, 0), 10, 2, rng, method="simple")
     with pytest.raises(ValueError, match="unknown randomization method"):
         randomize((1, 1), 10, 2, rng, method="minimisation")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("ratio", "block_size", "n"), [((1, 1), 2, 600), ((1, 2), 6, 100), ((1, 1, 1), 3, 31)])
+def test_permuted_blocks_compiled_draw_numpys_picks(ratio, block_size, n):
+    # On PCG64 the picks are drawn by trialsim.engine.pcg64: the numbers of rng.integers, the same arms.
+    from trialsim.engine.randomization import _arrangements
+
+    template = np.repeat(np.arange(len(ratio), dtype=np.int8), np.asarray(ratio) * (block_size // sum(ratio)))
+    table = _arrangements(tuple(int(a) for a in template))
+    ours, numpy = np.random.default_rng(3), np.random.default_rng(3)
+    arms = randomize(ratio, n=n, trials=40, rng=ours, method="permuted_block", block_size=block_size)
+    picks = numpy.integers(0, len(table), size=(40, -(-n // block_size)))
+    expected = np.take(table, picks, axis=0).reshape(40, -1)[:, :n]
+    np.testing.assert_array_equal(arms, expected)
+    assert ours.integers(0, 1000) == numpy.integers(0, 1000)  # the generator carries on alike
