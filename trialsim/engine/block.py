@@ -76,7 +76,7 @@ def draw_patients(
     for name in ("index", "entry", "arm", "dropout", "outcome", "site"):
         drawn, into = getattr(p, name), getattr(out, name)
         if drawn is not into:
-            np.copyto(into, drawn, casting="unsafe")  # arms drawn as int8 into int8; the rest as drawn
+            np.copyto(into, drawn)
     return out
 
 

@@ -160,7 +160,8 @@ def survival_looks(plan, p, *, stop: bool = False) -> LookAnalyses:
     m = len(plan.comparisons)
 
     rule = _stopping_rule(plan) if stop else None
-    efficacy, futility = rule if rule is not None else (np.full(looks, np.inf), np.full(looks, -np.inf))
+    # Without a rule the bounds are NaN, which no z crosses.
+    efficacy, futility = rule if rule is not None else (np.full(looks, np.nan), np.full(looks, np.nan))
     cuts = np.empty((trials, looks))
     reached = np.ones((trials, looks), dtype=np.bool_)
     enrolled = np.empty((trials, looks), dtype=np.int64)
@@ -615,7 +616,7 @@ def _survival_looks(
                 analysed[b, k, j] = total
                 o_minus_e[b, k, j], var[b, k, j] = _tie_sums(xa, fa, sa, wa, xb, fb, sb, wb, stratified, work)
             if var[b, k, 0] > 0:
-                # decide()'s z: o_minus_e / sqrt(var), oriented to benefit; infinite bounds never stop
+                # decide()'s z: o_minus_e / sqrt(var), oriented to benefit
                 z = sign * (o_minus_e[b, k, 0] / np.sqrt(var[b, k, 0]))
                 stopped = z >= efficacy[k] or (z <= futility[k] and z < efficacy[k])
     return -1
