@@ -291,9 +291,9 @@ def _insertion(order, lo, hi, values):  # pragma: no cover - compiled
     """Sort ``order[lo:hi]`` by ``values[order]`` (stable); O(length + inversions)."""
     for i in range(lo + 1, hi):
         v = order[i]
-        x = values[v]
+        x = values[np.uint64(v)]
         j = i - 1
-        while j >= lo and values[order[j]] > x:
+        while j >= lo and values[np.uint64(order[j])] > x:
             order[j + 1] = order[j]
             j -= 1
         order[j + 1] = v
@@ -361,11 +361,13 @@ def _bucket_scatter(order, size, values, scratch):  # pragma: no cover - compile
     if not np.isfinite(scale):
         return -1
     counts[: size + 1] = 0
-    top = size - 1
+    # Buckets and positions unsigned: numba adds no negative-index wraparound to their accesses.
+    top = np.uint64(size - 1)
+    one = np.uint64(1)
     for q in range(size):
-        bk = min(int((values[order[q]] - lo) * scale), top)
+        bk = min(np.uint64(int((values[np.uint64(order[q])] - lo) * scale)), top)
         bucket[q] = bk
-        counts[bk + 1] += 1
+        counts[bk + one] += 1
     most = 0
     for bk in range(size):
         most = max(most, counts[bk + 1])
@@ -373,11 +375,10 @@ def _bucket_scatter(order, size, values, scratch):  # pragma: no cover - compile
     if most > 64:
         return -1
     for q in range(size):
-        bk = bucket[q]
-        at = counts[bk]
+        bk = np.uint64(bucket[q])
+        at = np.uint64(counts[bk])
         tmp[at] = order[q]
-        counts[bk] = at + 1
-        bucket[q] = bk
+        counts[bk] = at + one
     for q in range(size):
         order[q] = tmp[q]
     return size
