@@ -44,9 +44,11 @@ MAX_RESUBMITS = 5
 TASKS_PER_THREAD = 2
 # Seed blocks per task (fewer when there are too few blocks to keep every worker busy).
 BLOCKS_PER_TASK = 8
-# Blocks simulated in one call (blocks_columns): 1,000 trials of W1's 600 patients took 27.8 us a trial
-# against 30.6 in blocks of 250, 28.8 in pairs and 30.1 in eights (their arrays outgrow the caches).
+# Blocks simulated in one call (blocks_columns), up to this many patients in all: 1,000 trials of
+# W1's 600 patients took 27.8 us a trial against 30.6 in blocks of 250, 28.8 in pairs and 30.1 in
+# eights (their arrays outgrow the caches, and a call's arrays are kept for the next one).
 BLOCKS_PER_CALL = 4
+PATIENTS_PER_CALL = 600_000
 # How long to wait for a worker when the cluster has none.
 WORKER_WAIT = 60.0
 
@@ -138,7 +140,8 @@ def batch_frames(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[dict[
     last block is simulated whole and cut, so trial i never depends on the total.
     """
     parts = []
-    for group in batches(blocks, BLOCKS_PER_CALL):
+    per_call = max(1, min(BLOCKS_PER_CALL, PATIENTS_PER_CALL // (TRIALS_PER_BLOCK * plan.sample_size)))
+    for group in batches(blocks, per_call):
         starts = [(block.first_trial, block_rng(seed, block)) for block in group]
         parts += blocks_columns(plan, starts, TRIALS_PER_BLOCK)
     stacked = stack(plan, parts)
