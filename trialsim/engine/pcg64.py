@@ -2,7 +2,7 @@
 
 numba's ``Generator`` methods reach the bit generator through a function pointer for every
 number, and the generator's state goes through memory each time; numpy's own
-``Generator.integers`` costs about 4 ns a number here. The kernels of trialsim keep the
+``Generator.integers`` costs 2-4 ns a number here. The kernels of trialsim keep the
 128-bit state in registers instead and apply numpy's algorithms to its output, so they draw
 exactly the numbers numpy would, in the same order:
 
@@ -37,7 +37,8 @@ _MASK64 = (1 << 64) - 1
 # has_uint32 flag and the 32-bit half it keeps.
 HI, LO, INC_HI, INC_LO, HAS32, HALF = range(6)
 
-# numpy's tables, as module constants so numba compiles them in.
+# numpy's ziggurat tables, as module constants so numba compiles them in (numba keeps a copy in a
+# private module; tests/engine/test_pcg64.py would catch a change, tails included).
 _WE = np.asarray(we_double, dtype=np.float64)
 _KE = np.asarray(ke_double, dtype=np.uint64)
 _FE = np.asarray(fe_double, dtype=np.float64)
