@@ -173,7 +173,10 @@ def test_invalid_arguments():
         randomize((1, 1), 10, 2, rng, method="minimisation")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("ratio", "block_size", "n"), [((1, 1), 2, 600), ((1, 2), 6, 100), ((1, 1, 1), 3, 31)])
+@pytest.mark.parametrize(
+    ("ratio", "block_size", "n"),
+    [((1, 1), 2, 600), ((1, 1), 4, 50), ((1, 3), 8, 37), ((1, 2), 6, 100), ((1, 1, 1), 3, 31)],
+)
 def test_permuted_blocks_compiled_draw_numpys_picks(ratio, block_size, n):
     # On PCG64 the picks are drawn by trialsim.engine.pcg64: the numbers of rng.integers, the same arms.
     from trialsim.engine.randomization import _arrangements
