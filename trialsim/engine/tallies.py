@@ -204,7 +204,6 @@ _AHEAD = 24
 @nb.njit(cache=True, nogil=True)
 def _tally(index, enrolled, leading, joint, codes, offsets, values, missing, rows, table, counts,
            sums):  # pragma: no cover - compiled  # fmt: skip
-    # Patient i of trial b counts when enrolled[b, i], or, given leading counts, when i < leading[b].
     trials, n = index.shape
     if rows.shape[0] > 0:
         _tally_coded(index, enrolled, leading, rows, table, missing, counts, sums)
@@ -212,7 +211,6 @@ def _tally(index, enrolled, leading, joint, codes, offsets, values, missing, row
     if joint.shape[0] > 0 and values.shape[1] == 8:
         _tally_joint8(index, enrolled, leading, joint, values, missing, counts, sums)
         return
-    prefix = leading.shape[0] > 0
     flat = index.reshape(trials * n)  # prefetched across the end of a trial's row into the next
     use_joint = joint.shape[0] > 0
     n_codes = codes.shape[1]
@@ -228,7 +226,7 @@ def _tally(index, enrolled, leading, joint, codes, offsets, values, missing, row
                 else:
                     prefetch_row(codes, ahead)
             row = index[b, i]
-            if (i < leading[b]) if prefix else enrolled[b, i]:
+            if _counts(enrolled, leading, b, i):
                 if use_joint:
                     counts[b, joint[row]] += 1.0
                 else:
@@ -239,6 +237,12 @@ def _tally(index, enrolled, leading, joint, codes, offsets, values, missing, row
             elif missing:  # NaN * 0 is NaN: a missing value counts even when not enrolled
                 for c in range(n_values):
                     sums[b, c] += values[row, c] * 0.0
+
+
+@nb.njit(inline="always")
+def _counts(enrolled, leading, b, i):  # pragma: no cover - compiled
+    """Whether patient i of trial b counts: ``enrolled[b, i]``, or, given leading counts, ``i < leading[b]``."""
+    return i < leading[b] if leading.shape[0] > 0 else enrolled[b, i]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -252,7 +256,6 @@ def _tally_joint8(index, enrolled, leading, joint, values, missing, counts, sums
     trials, n = index.shape
     flat = index.reshape(trials * n)  # prefetched across the end of a trial's row into the next
     hist = np.zeros(counts.shape[1], dtype=np.int64)
-    prefix = leading.shape[0] > 0
     for b in range(trials):
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
         for i in range(n):
@@ -262,7 +265,7 @@ def _tally_joint8(index, enrolled, leading, joint, values, missing, counts, sums
                 prefetch_row(values, ahead)
                 prefetch_row(joint, ahead)
             row = index[b, i]
-            if (i < leading[b]) if prefix else enrolled[b, i]:
+            if _counts(enrolled, leading, b, i):
                 hist[joint[row]] += 1
                 s0 += values[row, 0]
                 s1 += values[row, 1]
@@ -290,7 +293,6 @@ def _tally_coded(index, enrolled, leading, rows, table, missing, counts, sums): 
     trials, n = index.shape
     flat = index.reshape(trials * n)
     hist = np.zeros(counts.shape[1], dtype=np.int64)
-    prefix = leading.shape[0] > 0
     for b in range(trials):
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
         for i in range(n):
@@ -298,7 +300,7 @@ def _tally_coded(index, enrolled, leading, rows, table, missing, counts, sums): 
             if at < flat.shape[0]:
                 prefetch_row(rows, flat[at])
             row = index[b, i]
-            if (i < leading[b]) if prefix else enrolled[b, i]:
+            if _counts(enrolled, leading, b, i):
                 hist[rows[row, 0]] += 1
                 s0 += table[rows[row, 1]]
                 s1 += table[rows[row, 2]]
