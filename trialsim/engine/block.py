@@ -415,13 +415,14 @@ def blocks_columns(
         "futility": futility_look[b, j] == k,
         "stopped": stop[b] == k,
     }
-    last_cut = cuts[np.arange(total), stop]
+    every = np.arange(total)
+    last_cut = cuts[every, stop]
     diversity: dict[str, Column] = {
         "scenario": Coded((plan.scenario,), np.zeros(total, dtype=np.int64)),
         "trial": trial_ids,
     }
     # Who is in the trial by its last look: the patients enrolled by then, a prefix in enrolment order.
-    in_trial = enrolled[np.arange(total), stop]
+    in_trial = enrolled[every, stop]
     if p.site is not None:
         in_site = np.arange(p.entry.shape[1])[None, :] < in_trial[:, None]
         n = np.maximum(in_trial, 1)
