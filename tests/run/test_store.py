@@ -53,7 +53,7 @@ def test_a_run_directory_holds_the_results_the_manifest_and_the_blocks(reference
 
 
 def test_a_run_in_memory_holds_the_tables_and_summary_of_a_run_directory(reference):
-    memory = trialsim.simulate(PFS, trials=600, seed=3)  # blocks kept as frames, no parquet in between
+    memory = trialsim.simulate(PFS, trials=600, seed=3)  # blocks kept as columns, no parquet in between
     assert memory.directory is None
     for name in ("trials", "subgroups", "diversity"):
         on_disk = pl.read_parquet(reference / f"{name}.parquet")

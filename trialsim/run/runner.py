@@ -8,7 +8,7 @@ block files (:func:`~trialsim.run.store.block_bytes`), which the client writes (
 need no shared storage). At most a few tasks per worker thread are in flight, so neither the workers
 nor the client ever hold more than a few blocks, however many trials the run has. A run without a
 directory (:mod:`trialsim.run.memory`) is held in memory: its workers send every block back, and in
-this process blocks are kept as the engine's frames, with no encoding in between.
+this process blocks are kept as the engine's columns, with no encoding in between.
 
 Workers can die (out of memory, a lost machine, a Ctrl-C in their terminal): Dask reruns their
 tasks elsewhere, and if the plans' every copy was lost with them they are scattered again and the
@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from trialsim.engine.block import BlockResult, blocks_columns, stack
+from trialsim.engine.block import BlockColumns, BlockResult, blocks_columns, stack
 from trialsim.engine.plan import Plan
 from trialsim.run.memory import MemoryStore
 from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, block_rng
-from trialsim.run.store import TABLES, BlockDrop, RunStore, block_bytes, write_block
+from trialsim.run.store import TABLES, BlockDrop, RunStore, block_bytes, own_trials, write_block
 
 # How many times a block is resubmitted after its task was cancelled (lost plan, restarted scheduler).
 MAX_RESUBMITS = 5
@@ -132,6 +132,16 @@ def run_block(plan: Plan, seed: int, block: Block) -> BlockResult:
     return BlockResult(*(block_frames(plan, seed, block)[stem] for stem in TABLES.values()))
 
 
+def batch_columns(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[BlockColumns]:
+    """The columns of consecutive seed blocks of one scenario, each simulated whole on its own generator."""
+    parts = []
+    per_call = max(1, min(BLOCKS_PER_CALL, PATIENTS_PER_CALL // (TRIALS_PER_BLOCK * plan.sample_size)))
+    for group in batches(blocks, per_call):
+        starts = [(block.first_trial, block_rng(seed, block)) for block in group]
+        parts += blocks_columns(plan, starts, TRIALS_PER_BLOCK)
+    return parts
+
+
 def batch_frames(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[dict[str, pl.DataFrame]]:
     """The tables of consecutive seed blocks of one scenario, by file stem, one dict per block.
 
@@ -139,11 +149,7 @@ def batch_frames(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[dict[
     costs microseconds per column, whatever its length), then are cut back into blocks. A short
     last block is simulated whole and cut, so trial i never depends on the total.
     """
-    parts = []
-    per_call = max(1, min(BLOCKS_PER_CALL, PATIENTS_PER_CALL // (TRIALS_PER_BLOCK * plan.sample_size)))
-    for group in batches(blocks, per_call):
-        starts = [(block.first_trial, block_rng(seed, block)) for block in group]
-        parts += blocks_columns(plan, starts, TRIALS_PER_BLOCK)
+    parts = batch_columns(plan, seed, blocks)
     stacked = stack(plan, parts)
     start = dict.fromkeys(TABLES, 0)
     out = []
@@ -154,9 +160,7 @@ def batch_frames(plan: Plan, seed: int, blocks: tuple[Block, ...]) -> list[dict[
             rows = len(getattr(part, name)["trial"]) if frame.width else 0
             piece = frame.slice(start[name], rows)
             start[name] += rows
-            if block.trials < TRIALS_PER_BLOCK and piece.width:
-                piece = piece.filter(pl.col("trial") < block.first_trial + block.trials)
-            tables[stem] = piece
+            tables[stem] = own_trials(piece, [block])
         out.append(tables)
     return out
 
@@ -227,11 +231,18 @@ def run_blocks(
     """Compute ``blocks`` and store each one as it finishes, calling ``done(block)`` after it is stored.
 
     Without ``client`` they run one after another in this process (each block's frames handed to the
-    store as they are); with one, on its cluster.
+    store as they are, or to a :class:`MemoryStore` its columns, made frames all together at the end);
+    with one, on its cluster.
     """
     if client is None:  # in the caller's process, whose allocator is left alone
         for batch in batches(blocks, BLOCKS_PER_TASK):
-            for block, frames in zip(batch, batch_frames(plans[batch[0].scenario], seed, batch), strict=True):
+            plan = plans[batch[0].scenario]
+            if isinstance(store, MemoryStore):
+                for block, part in zip(batch, batch_columns(plan, seed, batch), strict=True):
+                    store.put_columns(block, part)
+                    done(block)
+                continue
+            for block, frames in zip(batch, batch_frames(plan, seed, batch), strict=True):
                 store.put(block, frames)
                 done(block)
         return

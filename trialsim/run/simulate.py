@@ -296,7 +296,7 @@ class Run:
 
     def _in_memory(self, client, progress: bool) -> SimulationResult:
         """A run without a directory: blocks kept as frames, summarised and assembled once at the end."""
-        store = MemoryStore(list(self.scenarios))
+        store = MemoryStore(list(self.scenarios), self.plans)
         timer = _Timer(self.total)
         self._compute(store.missing(), store, client, progress, 0)
         timer.computed()

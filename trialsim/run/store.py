@@ -50,7 +50,7 @@ from pathlib import Path
 
 import polars as pl
 
-from trialsim.run.seeds import Block, scenario_key
+from trialsim.run.seeds import TRIALS_PER_BLOCK, Block, scenario_key
 
 try:  # POSIX; elsewhere two runs into one directory are not detected
     import fcntl
@@ -259,6 +259,25 @@ def write_table(frames: Iterable[pl.DataFrame], path: Path, row_group_rows: int 
     for frame in frames:
         writer.add(frame)
     return writer.close()
+
+
+def own_trials(frame: pl.DataFrame, blocks: Iterable[Block]) -> pl.DataFrame:
+    """The rows of ``frame``, the tables of ``blocks`` simulated whole, that belong to the blocks' trials.
+
+    A short last block is simulated whole and cut, so trial i never depends on the total.
+
+    Examples
+    --------
+    >>> from trialsim.run.seeds import blocks
+    >>> own_trials(pl.DataFrame({"trial": [0, 1, 2, 3]}), blocks("a", 2))["trial"].to_list()
+    [0, 1]
+    """
+    short = [b for b in blocks if b.trials < TRIALS_PER_BLOCK]
+    if not short or not frame.width:
+        return frame
+    trial = pl.col("trial")
+    beyond = [(trial >= b.first_trial + b.trials) & (trial < b.first_trial + TRIALS_PER_BLOCK) for b in short]
+    return frame.filter(~pl.any_horizontal(beyond))
 
 
 def concat_blocks(frames: list[pl.DataFrame]) -> pl.DataFrame:
