@@ -12,6 +12,7 @@ from trialsim.engine.diversity import (
     enrolled_shares,
     evenness,
     representation_index,
+    row_sums,
     shannon,
     simpson,
     standardized_difference,
@@ -89,3 +90,12 @@ def test_diversity_table_is_written(tmp_path):
     table = pl.read_parquet(Path(out) / "diversity.parquet")
     assert table.height == 2 * 250
     assert {"share:race_ethnicity=Black", "representation:sex", "stddiff:egfr", "goals_met"} <= set(table.columns)
+
+
+@pytest.mark.parametrize("levels", range(1, 13))
+def test_row_sums_are_numpys_sums_to_the_bit(levels):
+    # The figures are summed across levels column by column; numpy's pairwise sum must give the same bits.
+    rng = np.random.default_rng(levels)
+    x = rng.random((5_000, levels)) * rng.choice([1e-9, 1.0, 1e9], size=(5_000, levels))
+    assert np.array_equal(row_sums(x), np.sum(x, axis=-1))
+    assert np.array_equal(row_sums(x[0]), np.sum(x[0], axis=-1))

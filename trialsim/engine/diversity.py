@@ -100,15 +100,37 @@ def enrolled_shares(codes: np.ndarray, enrolled: np.ndarray, n_levels: int) -> n
     return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
 
 
+def row_sums(x: np.ndarray) -> np.ndarray:
+    """``np.sum(x, axis=-1)``, the same bits, faster over a few levels.
+
+    numpy adds fewer than 8 values in a plain loop from the first (its pairwise sum starts at 8), so
+    the columns added in turn give the same sums, without numpy's per-row reduction setup (about
+    17 ns a row here, the diversity figures' main cost).
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).random((1000, 5)) * np.array([1e-8, 1.0, 1e8, 3.0, 1e-3])
+    >>> bool(np.array_equal(row_sums(x), np.sum(x, axis=-1)))
+    True
+    """
+    levels = x.shape[-1]
+    if not 2 <= levels < 8:
+        return np.sum(x, axis=-1)
+    total = x[..., 0] + x[..., 1]
+    for i in range(2, levels):
+        total += x[..., i]
+    return total
+
+
 def simpson(shares: np.ndarray) -> np.ndarray:
     """Simpson's diversity 1 - sum p^2 along the last axis."""
-    return 1 - np.sum(shares**2, axis=-1)
+    return 1 - row_sums(shares**2)
 
 
 def shannon(shares: np.ndarray) -> np.ndarray:
     """Shannon's index -sum p log p along the last axis (0 log 0 = 0)."""
     logs = np.log(shares, out=np.zeros_like(shares), where=shares > 0)
-    return -np.sum(shares * logs, axis=-1)
+    return -row_sums(shares * logs)
 
 
 def evenness(shares: np.ndarray, k: int) -> np.ndarray:
@@ -129,7 +151,7 @@ def representation_index(shares: np.ndarray, target: np.ndarray) -> np.ndarray:
     >>> representation_index(np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([0.5, 0.5])).tolist()
     [1.0, 0.5]
     """
-    return 1 - 0.5 * np.abs(shares - target).sum(axis=-1)
+    return 1 - 0.5 * row_sums(np.abs(shares - target))
 
 
 def standardized_difference(values: np.ndarray, enrolled: np.ndarray, mean: float, sd: float) -> np.ndarray:
@@ -214,7 +236,7 @@ def figures(
     n_enrolled = tallies.enrolled
     met = np.ones(len(n_enrolled), dtype=bool)
     for d, count in zip(demographics, tallies.counts, strict=True):
-        total = count.sum(axis=1, keepdims=True)
+        total = row_sums(count)[:, None]
         shares = np.divide(count, total, out=np.zeros_like(count), where=total > 0)
         for i, level in enumerate(d.levels):
             out[f"share:{d.column}={level}"] = shares[:, i]
