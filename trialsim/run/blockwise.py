@@ -100,7 +100,8 @@ def block_moments(x: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.nda
     if (lengths == lengths[0]).all():  # segments of one length: one reduction over a (figures, segments, rows) view
         cube = x.T.reshape(columns, len(starts), lengths[0])
         mean = (np.add.reduce(cube, axis=2) / lengths[0]).T
-        m2 = np.add.reduce(np.square(cube - mean.T[..., None]), axis=2).T
+        deviation = cube - mean.T[..., None]
+        m2 = np.add.reduce(np.square(deviation, out=deviation), axis=2).T
     else:
         mean, m2 = np.empty((len(starts), columns)), np.empty((len(starts), columns))
         for i, (start, length) in enumerate(zip(starts, lengths, strict=True)):
