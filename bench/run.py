@@ -318,6 +318,11 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
+def _times(ratio: float) -> str:
+    """A speed ratio, to two decimals below 100 (9.97× must not read as a 10× target met)."""
+    return f"{ratio:.2f}×" if ratio < 100 else f"{ratio:.1f}×"
+
+
 def report(results: dict, scale: dict | None, population: list[dict] | None, trials: int, repeats: int) -> str:
     lines = ["# trialsim benchmark: side by side with rpact and Mediana", ""]
     lines += ["Produced by `make bench` (`bench/run.py`); do not edit by hand.", ""]
@@ -346,8 +351,8 @@ def report(results: dict, scale: dict | None, population: list[dict] | None, tri
         target = TARGETS.get(name)
         met = "" if target is None else (f"≥{target:g}× {'met' if ts_rate / peer_rate >= target else 'NOT met'}")
         lines.append(
-            f"| {name} | {r['peer_name']} | {ts_rate:,.0f} | {peer_rate:,.0f} | {ts_rate / peer_rate:.1f}× "
-            f"| {engine_rate:,.0f} | {engine_rate / peer_rate:.1f}× | {met} "
+            f"| {name} | {r['peer_name']} | {ts_rate:,.0f} | {peer_rate:,.0f} | {_times(ts_rate / peer_rate)} "
+            f"| {engine_rate:,.0f} | {_times(engine_rate / peer_rate)} | {met} "
             f"| {ts['peak_mb']:.0f} | {peer['peak_mb']:.0f} |"
         )
     lines += [
@@ -367,8 +372,8 @@ def report(results: dict, scale: dict | None, population: list[dict] | None, tri
         if "cpu_seconds" in peer:
             line += (
                 f". CPU seconds: trialsim {ts['cpu_seconds']:.2f} s (seed blocks {ts['engine_cpu_seconds']:.2f} s), "
-                f"{r['peer_name']} {peer['cpu_seconds']:.2f} s: {peer['cpu_seconds'] / ts['cpu_seconds']:.1f}× "
-                f"(seed blocks {peer['cpu_seconds'] / ts['engine_cpu_seconds']:.1f}×)"
+                f"{r['peer_name']} {peer['cpu_seconds']:.2f} s: {_times(peer['cpu_seconds'] / ts['cpu_seconds'])} "
+                f"(seed blocks {_times(peer['cpu_seconds'] / ts['engine_cpu_seconds'])})"
             )
         lines.append(line)
     lines += ["", "## Agreement of the operating characteristics", ""]
@@ -483,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         all_pass &= ok
         results[w.name] = {"peer_name": w.peer, "trialsim": ts, "peer": peer, "checks": checks, "pass": ok}
         ratio = peer["seconds"] / ts["seconds"]
-        print(f"  ratio {ratio:.1f}x; agreement {'PASS' if ok else 'FAIL'}", flush=True)
+        print(f"  ratio {_times(ratio)}; agreement {'PASS' if ok else 'FAIL'}", flush=True)
         for c in checks:
             print(f"    {c['what']}: trialsim {c['trialsim']:.4f} peer {c['peer']:.4f} z {c['z']:+.2f}", flush=True)
 
