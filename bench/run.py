@@ -8,9 +8,9 @@ every thread pool at one thread) and by its peer (``Rscript bench/rpact_survival
 Both get the same design: effect sizes, medians, accrual, dropout and boundaries. Reported:
 trials per second (the best of each tool over ``--repeats`` rounds, each a trialsim process and
 a peer run in turn: the machine is shared and its speed drifts), their ratio, peak memory
-(resident set of the process tree), and the operating characteristics of both, which must agree within 3.5 combined
-Monte Carlo standard errors (power; per-look rejection, expected events and duration where
-both report them): a fast wrong answer does not count.
+(resident set of the process tree), and the operating characteristics of both, which must agree
+within 3.5 combined Monte Carlo standard errors (power; per-look rejection, expected events and
+duration where both report them): a fast wrong answer does not count.
 
 W5 (W1 on 1 and 2 Dask workers, and 10^6 trials on 2) is ``bench/bench_scale.py``; W6 builds a
 10^6-patient population from each shipped cohort spec.
