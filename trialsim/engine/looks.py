@@ -463,6 +463,7 @@ def _survival_looks(
     s_calendar = np.empty(n)
     s_arm = np.empty(n, dtype=np.int8)
     s_stratum = np.zeros(n, dtype=np.int64)
+    row_stratum = np.zeros(n, dtype=np.int64)  # the trial's strata in enrolment order (zeros unstratified)
     # One look and comparison: the patients seen at y (sorted), those censored at the cut
     # (sorted), and both merged: observed times, flags (1 treated, 2 event) and strata.
     xa = np.empty(n + 1)
@@ -536,6 +537,9 @@ def _survival_looks(
             top = calendar[order[targets[0]]]
             bound = top if bound == inf else max(bound, top)
 
+        if stratified:
+            for i in range(n):
+                row_stratum[i] = strata[b, i]
         # -- 2. who is seen at y by the last look, sorted by y --------------------------------
         final = cuts[b, looks - 1]
         seen = 0
@@ -596,8 +600,7 @@ def _survival_looks(
                     keep = (e <= c) & (treated | (a == arm_c)) & (y <= max(c - e, 0.0))
                     xa[wa] = y
                     fa[wa] = treated + 2 * (s_calendar[q] <= c)
-                    if stratified:
-                        sa[wa] = s_stratum[q]
+                    sa[wa] = s_stratum[q]  # zeros unstratified: a store costs less than a test per patient
                     wa += keep
                 # Censored at the cut, in order of c - entry: the last enrolled first.
                 wb = 0
@@ -608,8 +611,7 @@ def _survival_looks(
                     keep = (treated | (a == arm_c)) & (on_study[i] > follow)
                     xb[wb] = follow
                     fb[wb] = treated + 2 * (calendar[i] <= c)
-                    if stratified:
-                        sb[wb] = strata[b, i]
+                    sb[wb] = row_stratum[i]  # as above
                     wb += keep
                 xa[wa] = inf
                 xb[wb] = inf
