@@ -465,13 +465,11 @@ def _survival_looks(
     s_stratum = np.zeros(n, dtype=np.int64)
     row_stratum = np.zeros(n, dtype=np.int64)  # the trial's strata in enrolment order (zeros unstratified)
     # One look and comparison: the patients seen at y (sorted), those censored at the cut
-    # (sorted), and both merged: observed times, flags (1 treated, 2 event) and strata.
+    # (sorted), and both merged: observed times and flags (1 treated, 2 event, 4 x stratum).
     xa = np.empty(n + 1)
     fa = np.empty(n + 1, dtype=np.int64)
-    sa = np.zeros(n + 1, dtype=np.int64)
     xb = np.empty(n + 1)
     fb = np.empty(n + 1, dtype=np.int64)
-    sb = np.zeros(n + 1, dtype=np.int64)
     work = _work(n, n_strata)
     counted = np.empty(looks, dtype=np.int64)  # a look's events when its cut's rank gives them, else -1
     # Only events up to this calendar time are sorted for the cuts: the latest cut of the largest
@@ -599,8 +597,8 @@ def _survival_looks(
                     # enrolled by this cut, in the comparison, and seen at y by it
                     keep = (e <= c) & (treated | (a == arm_c)) & (y <= max(c - e, 0.0))
                     xa[wa] = y
-                    fa[wa] = treated + 2 * (s_calendar[q] <= c)
-                    sa[wa] = s_stratum[q]  # zeros unstratified: a store costs less than a test per patient
+                    # the stratum in the flags (zero unstratified): one store, and no test per patient
+                    fa[wa] = treated + 2 * (s_calendar[q] <= c) + 4 * s_stratum[q]
                     wa += keep
                 # Censored at the cut, in order of c - entry: the last enrolled first.
                 wb = 0
@@ -610,14 +608,13 @@ def _survival_looks(
                     follow = max(c - entry[b, i], 0.0)
                     keep = (treated | (a == arm_c)) & (on_study[i] > follow)
                     xb[wb] = follow
-                    fb[wb] = treated + 2 * (calendar[i] <= c)
-                    sb[wb] = row_stratum[i]  # as above
+                    fb[wb] = treated + 2 * (calendar[i] <= c) + 4 * row_stratum[i]
                     wb += keep
                 xa[wa] = inf
                 xb[wb] = inf
                 total = wa + wb
                 analysed[b, k, j] = total
-                o_minus_e[b, k, j], var[b, k, j] = _tie_sums(xa, fa, sa, wa, xb, fb, sb, wb, stratified, work)
+                o_minus_e[b, k, j], var[b, k, j] = _tie_sums(xa, fa, wa, xb, fb, wb, stratified, work)
             if var[b, k, 0] > 0:
                 # decide()'s z: o_minus_e / sqrt(var), oriented to benefit
                 z = sign * (o_minus_e[b, k, 0] / np.sqrt(var[b, k, 0]))
@@ -705,10 +702,9 @@ def _logrank_sets(
     s_event = np.empty(n, dtype=np.int64)
     s_bits = np.zeros(n, dtype=np.uint64)
     s_stratum = np.zeros(n, dtype=np.int64)
-    # One set: times, flags (1 treated, 2 event) and strata; and an empty second list for _tie_sums.
+    # One set: times and flags (1 treated, 2 event, 4 x stratum); and an empty second list for _tie_sums.
     mx = np.empty(n + 1)
     mf = np.empty(n + 1, dtype=np.int64)
-    ms = np.zeros(n + 1, dtype=np.int64)
     none = np.full(1, np.inf)
     none_flags = np.zeros(1, dtype=np.int64)
     work = _work(n, n_strata)
@@ -746,15 +742,14 @@ def _logrank_sets(
                     if by_level:
                         keep &= ((s_bits[q] >> lv) & 1) == 1
                     mx[members] = s_time[q]
-                    mf[members] = (a == arm_t) + 2 * s_event[q]
-                    ms[members] = s_stratum[q]
+                    mf[members] = (a == arm_t) + 2 * s_event[q] + 4 * s_stratum[q]
                     members += keep
                     died += keep & (s_event[q] == 1)
                 count[b, lv, j] = members
                 events[b, lv, j] = died
                 mx[members] = np.inf
-                o_minus_e[b, lv, j], var[b, lv, j] = _tie_sums(mx, mf, ms, members, none, none_flags, none_flags, 0,
-                                                               stratified, work)  # fmt: skip
+                o_minus_e[b, lv, j], var[b, lv, j] = _tie_sums(mx, mf, members, none, none_flags, 0, stratified,
+                                                               work)  # fmt: skip
 
 
 @nb.njit(cache=True, nogil=True)
@@ -872,11 +867,11 @@ def _group_sums(ome, v_sum, nr, n1, d, d1):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no cover - compiled
+def _tie_sums(xa, fa, na, xb, fb, nb, stratified, work):  # pragma: no cover - compiled
     """Log-rank ``O1 - E1`` and ``V`` over two lists of patients each sorted by time, merged as they are read:
-    times ``x``, flags ``f`` (1 treated, 2 event) and, when ``stratified``, stratum codes ``s``; ``xa[na]``
-    and ``xb[nb]`` are +inf. The sums of :mod:`trialsim.engine.logrank`, added tie group by tie group
-    (per stratum, strata added in code order)."""
+    times ``x`` and flags ``f``: 1 treated, 2 event, plus 4 times the stratum code when ``stratified`` (0
+    otherwise); ``xa[na]`` and ``xb[nb]`` are +inf. The sums of :mod:`trialsim.engine.logrank`, added tie
+    group by tie group (per stratum, strata added in code order)."""
     e_n, e_n1, e_d, e_d1, at_risk, at_risk1, g_size, g_size1, g_d, g_d1, touched, ome_s, var_s = work
     total = na + nb
     ia = 0
@@ -940,11 +935,11 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
         ome_s[s] = 0.0
         var_s[s] = 0.0
     for q in range(na):
-        at_risk[sa[q]] += 1
-        at_risk1[sa[q]] += fa[q] & 1
+        at_risk[fa[q] >> 2] += 1
+        at_risk1[fa[q] >> 2] += fa[q] & 1
     for q in range(nb):
-        at_risk[sb[q]] += 1
-        at_risk1[sb[q]] += fb[q] & 1
+        at_risk[fb[q] >> 2] += 1
+        at_risk1[fb[q] >> 2] += fb[q] & 1
     q = 0
     while q < total:
         t = min(xa[ia], xb[ib])
@@ -955,8 +950,9 @@ def _tie_sums(xa, fa, sa, na, xb, fb, sb, nb, stratified, work):  # pragma: no c
             take_a = va <= vb
             if (va if take_a else vb) != t:
                 break
-            s = sa[ia] if take_a else sb[ib]
             flag = fa[ia] if take_a else fb[ib]
+            s = flag >> 2
+            flag &= 3
             ia += take_a
             ib += 1 - take_a
             if g_size[s] == 0:
