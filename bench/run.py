@@ -319,8 +319,8 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def _times(ratio: float) -> str:
-    """A speed ratio, to two decimals below 100 (9.97× must not read as a 10× target met)."""
-    return f"{ratio:.2f}×" if ratio < 100 else f"{ratio:.1f}×"
+    """A speed ratio, cut (not rounded) to two decimals below 100: 9.998× must not read as a 10× target met."""
+    return f"{math.floor(ratio * 100) / 100:.2f}×" if ratio < 100 else f"{math.floor(ratio * 10) / 10:.1f}×"
 
 
 def report(results: dict, scale: dict | None, population: list[dict] | None, trials: int, repeats: int) -> str:
