@@ -320,7 +320,9 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 def _times(ratio: float) -> str:
     """A speed ratio, cut (not rounded) to two decimals below 100: 9.998× must not read as a 10× target met."""
-    return f"{math.floor(ratio * 100) / 100:.2f}×" if ratio < 100 else f"{math.floor(ratio * 10) / 10:.1f}×"
+    digits = 2 if ratio < 100 else 1
+    cut = math.floor(round(ratio * 10**digits, 6)) / 10**digits  # round(…, 6): 9.7 * 100 is 969.999…
+    return f"{cut:.{digits}f}×"
 
 
 def report(results: dict, scale: dict | None, population: list[dict] | None, trials: int, repeats: int) -> str:
