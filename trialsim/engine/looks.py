@@ -12,8 +12,9 @@ module does the same work trial by trial in compiled code (numba), with scratch 
    latest such cut of the block's trials so far are bucketed (when that leaves too few, all
    are); the number of events at the cut is the rank, plus any tied with it.
 2. The patients whose event or dropout is seen by the last look (time on study
-   ``y = min(outcome, dropout) <= cut - entry``) are sorted by ``y`` once per trial: LSD radix on
-   float32 keys, then an insertion pass on the exact float64 values (so the order is exact).
+   ``y = min(outcome, dropout) <= cut - entry``) are sorted by ``y`` once per trial: a bucket sort
+   (LSD radix on float32 keys when a bucket is crowded), then an insertion pass on the exact
+   float64 values (so the order is exact).
 3. At each look, a patient is either seen at ``y`` (the sorted list above, filtered in O(n)) or
    administratively censored at ``cut - entry``, which is already sorted: patients enrol in
    order, so walking them from the last enrolled backwards gives increasing censoring times.
@@ -536,8 +537,7 @@ def _survival_looks(
             bound = top if bound == inf else max(bound, top)
 
         if stratified:
-            for i in range(n):
-                row_stratum[i] = strata[b, i]
+            row_stratum[:] = strata[b]
         # -- 2. who is seen at y by the last look, sorted by y --------------------------------
         final = cuts[b, looks - 1]
         seen = 0
@@ -554,8 +554,7 @@ def _survival_looks(
             s_entry[q] = entry[b, i]
             s_calendar[q] = calendar[i]
             s_arm[q] = arm[b, i]
-            if stratified:
-                s_stratum[q] = strata[b, i]
+            s_stratum[q] = row_stratum[i]
 
         # -- 3. each look: merge the seen and the censored, sweep the tie groups --------------
         in_trial = 0
