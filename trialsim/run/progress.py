@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
-
-class RateColumn(ProgressColumn):
-    """Trials per second, over the last 30 s (rich's estimate); trials found already done do not count."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} trials/s" if speed else "- trials/s", style="progress.data.speed")
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @contextmanager
@@ -42,6 +25,28 @@ def trial_progress(total: int, done: int = 0, *, enabled: bool = True, console: 
     if not enabled:
         yield lambda trials: None
         return
+    # rich is imported here, not with the module: in a fresh process its import (about 20 ms) came
+    # before a cluster run's first tasks, with the workers waiting, even when no bar is shown.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Trials per second, over the last 30 s (rich's estimate); trials found already done do not count."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} trials/s" if speed else "- trials/s", style="progress.data.speed")
+
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -22,10 +22,12 @@ import copy
 import ctypes
 import ctypes.util
 import dataclasses
+import gc
 import hashlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +251,28 @@ def run_blocks(
                 store.put(block, frames)
                 done(block)
         return
-    _DaskBlocks(client, plans, seed, store, done).run(blocks)
+    with _survivors_frozen():
+        _DaskBlocks(client, plans, seed, store, done).run(blocks)
+
+
+@contextmanager
+def _survivors_frozen() -> Iterator[None]:
+    """Python's cyclic garbage collector leaves the objects alive on entry alone until exit.
+
+    The client process holds some 300,000 objects (design, population, Dask and its dashboard). One
+    full collection of them took 165 ms of CPU 0.4 s into a run of 100,000 W1 trials on 2 workers:
+    on 2 cores, time taken from the workers. The objects made during the run are collected as ever,
+    the frozen ones are still freed when no longer referenced, and after the run the collector sees
+    them all again. Objects someone else froze are left frozen.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _DaskBlocks:
