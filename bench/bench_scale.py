@@ -6,7 +6,8 @@ goals), scenario ``expected``, on a local Dask cluster, each measurement in a fr
 its peak memory is its own:
 
 1. scaling: the same trials on 1 worker and on 2, alternately, three times (``--repeat``), each worker
-   warmed up by one block first (its kernels compiled); the best trials/s of each while blocks are
+   warmed up by one call's worth of blocks first (its kernels compiled, and the arrays that every call
+   reuses allocated); the best trials/s of each while blocks are
    computed, and the speed-up (goal: at least 1.8 on 2 cores), beside the machine's ceiling: how
    much more of the same work two plain processes do than one, without Dask;
 2. scale: 1,000,000 trials on 2 workers, results streamed to disk block by block; trials/s,
@@ -55,8 +56,9 @@ def one(design: Path, trials: int, workers: int, out: Path) -> dict:
     start = time.perf_counter()
     run = prepare(design, trials=trials, seed=SEED, scenarios=[SCENARIO])
     with dask_client(workers=workers) as client:
-        # Steady state: every worker computes a block first (compiled kernels, allocator), as in a long run.
-        client.run(_blocks_alone, design, 1)
+        # Steady state: every worker computes blocks first (compiled kernels, allocator), as in a long run:
+        # as a task, in the thread that runs the tasks (each thread keeps its own arrays).
+        client.gather([client.submit(_blocks_alone, design, 1, workers=[w], pure=False) for w in client.nthreads()])
         ready = time.perf_counter()
         client_cpu, worker_cpu = cpu_seconds(), sum(client.run(cpu_seconds).values())
         result = run.execute(client=client, out=out)
@@ -87,14 +89,16 @@ def _blocks_alone(path: Path, blocks: int, barrier=None) -> float:
     from trialsim.cohort.population import load_population
     from trialsim.design.load import load_design
     from trialsim.engine.plan import compile_plan
-    from trialsim.run.runner import block_task
+    from trialsim.run.runner import BLOCKS_PER_CALL, block_task
     from trialsim.run.seeds import blocks as seed_blocks
 
     design = load_design(path)
     population = load_population(design.spec.population.cohort, path.parent, seed=SEED)
     plans = {SCENARIO: compile_plan(design, SCENARIO, population)}
-    work = seed_blocks(SCENARIO, 250 * (blocks + 1))
-    block_task(plans, SEED, (work[-1],))  # warm up (compiled kernels, allocator)
+    work = seed_blocks(SCENARIO, 250 * (blocks + BLOCKS_PER_CALL))
+    # Warm up on one call's worth of blocks: a single block left a task's first call to allocate its
+    # larger arrays, 33 ms of page faults in the timed part (147 against 114 ms for 16 blocks).
+    block_task(plans, SEED, tuple(work[-BLOCKS_PER_CALL:]))
     if barrier is not None:
         barrier.wait()
     start = time.perf_counter()

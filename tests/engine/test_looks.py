@@ -293,7 +293,7 @@ def test_tallies_match_shares_and_standardized_differences(monkeypatch, joint, c
     index = rng.integers(0, pool, (40, 90))
     enrolled = rng.random((40, 90)) < 0.8
     enrolled[0] = False  # nobody enrolled
-    packed = tallies._packed(codes, levels, values)
+    packed = tallies.pack_pool(codes, levels, values)
     assert packed.rows.shape[0] == (pool if joint and coded and numeric <= tallies._CODED_COLUMNS else 0)
     counts, sums = enrolled_tallies(codes, levels, values, index, enrolled)
     for column, k, count in zip(codes, levels, counts, strict=True):

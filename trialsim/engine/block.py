@@ -428,7 +428,7 @@ def blocks_columns(
         n = np.maximum(in_trial, 1)
         for s, plan_site in enumerate(plan.sites):
             diversity[f"site:{plan_site.name}"] = np.count_nonzero((p.site == s) & in_site, axis=1) / n
-    tallies = tally(plan.demographics, plan.covariates, p.index, in_trial)
+    tallies = tally(plan.demographics, plan.covariates, p.index, in_trial, plan.tally_pool)
     # Each block's rows: the looks table has (stop + 1) * m rows a trial, the others one.
     ends = np.concatenate(([0], np.cumsum((stop + 1) * m)))
     parts = []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from trialsim.engine.tallies import enrolled_tallies
+from trialsim.engine.tallies import PackedPool, enrolled_tallies, pack_pool
 
 # FDA Drug Trials Snapshots band for PPR.
 PPR_BAND = (0.8, 1.2)
@@ -189,8 +189,20 @@ class Tallies:
         )
 
 
+def tally_pool(demographics: tuple[Demographic, ...], covariates: tuple[Covariate, ...]) -> PackedPool:
+    """The pool's columns packed for :func:`tally` (:func:`trialsim.engine.tallies.pack_pool`)."""
+    return pack_pool(
+        tuple(d.codes for d in demographics), tuple(len(d.levels) for d in demographics),
+        tuple(c.values for c in covariates),
+    )  # fmt: skip
+
+
 def tally(
-    demographics: tuple[Demographic, ...], covariates: tuple[Covariate, ...], index: np.ndarray, enrolled: np.ndarray
+    demographics: tuple[Demographic, ...],
+    covariates: tuple[Covariate, ...],
+    index: np.ndarray,
+    enrolled: np.ndarray,
+    packed: PackedPool | None = None,
 ) -> Tallies:
     """Tally the enrolled patients of each trial: ``index`` (trials, n) holds their pool rows, ``enrolled`` which count.
 
@@ -214,6 +226,7 @@ def tally(
         tuple(c.values for c in covariates),
         index,
         enrolled,
+        packed,
     )
     how_many = np.asarray(enrolled, dtype=np.int64) if np.ndim(enrolled) == 1 else np.count_nonzero(enrolled, axis=1)
     return Tallies(tuple(counts), sums, how_many)

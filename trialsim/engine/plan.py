@@ -27,11 +27,12 @@ from trialsim.design.load import Design, DesignError
 from trialsim.design.model import NAME_PATTERN, DesignSpec, Subgroup
 from trialsim.engine.accrual import Accrual, dropout_hazard
 from trialsim.engine.boundaries import Boundaries, group_sequential_design
-from trialsim.engine.diversity import Covariate, Demographic, Goal, demographic
+from trialsim.engine.diversity import Covariate, Demographic, Goal, demographic, tally_pool
 from trialsim.engine.dose_response import dose_effect
 from trialsim.engine.multiplicity import levels
 from trialsim.engine.outcomes import risk_difference_to_log_odds_ratio
 from trialsim.engine.survival import Baseline
+from trialsim.engine.tallies import PackedPool
 
 LookKind = Literal["subjects", "events", "time"]
 # Demographic columns whose screen-failure rates are reported when the population has them.
@@ -109,6 +110,7 @@ class Plan:
     demographics: tuple[Demographic, ...] = ()
     covariates: tuple[Covariate, ...] = ()
     goals: tuple[Goal, ...] = ()
+    tally_pool: PackedPool | None = None  # their columns packed for the tallies: made here, shipped to workers
     # Analysis.
     test: str = "t_test"
     comparisons: tuple[Comparison, ...] = ()
@@ -504,6 +506,7 @@ def _compile(spec: DesignSpec, name: str, scenario: str, population: pl.DataFram
         demographics=pool.demographics,
         covariates=pool.covariates,
         goals=goals,
+        tally_pool=tally_pool(pool.demographics, pool.covariates),
         test=test.test,
         alpha=test.alpha / test.sided,
         multiplicity=spec.analysis.multiplicity,
