@@ -1,4 +1,4 @@
-"""The Dask client's garbage-collector pause (``runner._survivors_frozen``)."""
+"""What the Dask runner does beside the blocks: the client's garbage-collector pause, the plans it ships."""
 
 import gc
 
@@ -24,3 +24,15 @@ def test_objects_someone_else_froze_stay_frozen():
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_blocks_computed_from_the_plans_shipped_to_workers_are_the_same_bytes():
+    from trialsim.run.runner import block_task, for_workers
+    from trialsim.run.seeds import blocks
+    from trialsim.run.simulate import prepare
+
+    plans = prepare("designs/two-arm-pfs-gsd.yaml", trials=500, seed=5).plans  # diversity goals and subgroups
+    lean = for_workers(plans)
+    assert sum(len(c.values) for plan in lean.values() for c in plan.covariates) == 0
+    work = tuple(blocks("expected", 500))
+    assert block_task(lean, 5, work) == block_task(plans, 5, work)
