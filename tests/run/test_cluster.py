@@ -151,7 +151,7 @@ def test_a_killed_worker_is_replaced_and_the_run_ends_with_the_same_files(refere
 
         thread = threading.Thread(target=run)
         thread.start()
-        wait_until(lambda: finished_blocks(out) >= 2, 120, "two finished blocks")
+        wait_until(lambda: finished_blocks(out) >= 1, 120, "a finished block")  # the other 15 take ~150 ms
         pid = next(iter(client.run(os.getpid).values()))
         os.kill(pid, signal.SIGKILL)
         assert thread.is_alive() and finished_blocks(out) < 16, "the run ended before a worker could be killed"
@@ -167,13 +167,14 @@ def test_a_killed_client_is_resumed_by_running_the_same_command_again(reference,
     command = [str(BIN / "trialsim"), *ARGS, "--workers", "2", "--out", str(out)]
     client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_until(lambda: finished_blocks(out) >= 3 or client.poll() is not None, 120, "three finished blocks")
+        # The first finished block: the other 15 take about 150 ms more, the kill comes within 20 ms.
+        wait_until(lambda: finished_blocks(out) >= 1 or client.poll() is not None, 120, "a finished block")
         os.kill(client.pid, signal.SIGKILL)  # the client alone, as a crash or an OOM kill would
         client.wait(10)
     finally:
         stop(client)  # and then the local cluster's workers it leaves behind
     done = finished_blocks(out)
-    assert 3 <= done < 16 and not (out / "summary.json").exists(), "the run ended before it could be killed"
+    assert 1 <= done < 16 and not (out / "summary.json").exists(), "the run ended before it could be killed"
     result = runner.invoke(app, [*ARGS, "--workers", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert f"resuming: {done} of 16 blocks" in result.stderr

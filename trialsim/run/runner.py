@@ -44,11 +44,11 @@ from trialsim.run.store import TABLES, BlockDrop, RunStore, block_bytes, own_tri
 MAX_RESUBMITS = 5
 # Tasks in flight per worker thread: enough to keep every thread busy between round trips.
 TASKS_PER_THREAD = 2
-# Seed blocks per task (fewer when there are too few blocks to keep every worker busy). Each task
-# costs the client and scheduler about 6 ms of CPU, taken from the workers when they fill the cores:
-# W1, 100,000 trials, best of 3, tasks of 8 / 16 / 32 blocks: 1 worker 28,100 / 30,300 / 31,500
-# trials/s, 2 workers 51,700 / 53,900 / 53,700 (best 57,000), the client 0.30 / 0.19 / 0.15 CPU s.
-BLOCKS_PER_TASK = 16
+# Seed blocks per task (fewer when there are too few blocks to keep every worker busy, and towards
+# the end of a run). Each task costs the client and scheduler some milliseconds of CPU, taken from
+# the workers when they fill the cores: W1, 100,000 trials on 2 workers, tasks of 16 / 32 blocks, the
+# client's CPU while blocks ran 0.153-0.160 / 0.108-0.128 s (three runs each; 36 / 20 tasks).
+BLOCKS_PER_TASK = 32
 # Blocks simulated in one call (blocks_columns), up to this many patients in all: 1,000 trials of
 # W1's 600 patients took 27.8 us a trial against 30.6 in blocks of 250, 28.8 in pairs and 30.1 in
 # eights (their arrays outgrow the caches, and a call's arrays are kept for the next one).
