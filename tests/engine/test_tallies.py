@@ -12,7 +12,7 @@ from trialsim.engine.diversity import tally
 from trialsim.engine.plan import compile_plan
 
 
-def test_an_unpickled_packed_pool_starts_its_rows_on_cache_lines_and_tallies_the_same():
+def test_an_unpickled_packed_pool_starts_its_rows_on_cache_lines_and_holds_the_same_values():
     rng = np.random.default_rng(3)
     pool = 1_000
     codes = tuple(rng.integers(0, k, pool).astype(np.int32) for k in (2, 7, 3))
