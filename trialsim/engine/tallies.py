@@ -57,21 +57,25 @@ def _aligned_pool(joint, codes, values, missing, rows, table) -> PackedPool:
     return PackedPool(joint, codes, _aligned_copy(values), missing, _aligned_copy(rows), table)
 
 
+def _aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array that starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + 64, dtype=np.uint8)
+    skip = -raw.ctypes.data % 64
+    return raw[skip : skip + size].view(dtype).reshape(shape)
+
+
 def _aligned_copy(a: np.ndarray) -> np.ndarray:
     """A C-contiguous copy of ``a`` that starts on a 64-byte boundary."""
-    raw = np.empty(a.nbytes + 64, dtype=np.uint8)
-    skip = -raw.ctypes.data % 64
-    out = raw[skip : skip + a.nbytes].view(a.dtype).reshape(a.shape)
+    out = _aligned_empty(a.shape, a.dtype)
     out[...] = a
     return out
 
 
 def _aligned_rows(pool: int, columns: int) -> np.ndarray:
     """An uninitialised ``(pool, columns)`` float64 array whose rows start on 64-byte boundaries."""
-    width = max(8, -(-columns // 8) * 8)
-    raw = np.empty(pool * width + 8)
-    skip = (-raw.ctypes.data // 8) % 8
-    return raw[skip : skip + pool * width].reshape(pool, width)
+    return _aligned_empty((pool, max(8, -(-columns // 8) * 8)), np.float64)
 
 
 def pack_pool(codes: tuple[np.ndarray, ...], n_levels: tuple[int, ...], values: tuple[np.ndarray, ...]) -> PackedPool:
