@@ -55,19 +55,20 @@ class Moments:
             self.n, self.mean, self.m2 = (
                 np.concatenate([a, np.zeros(grown, a.dtype)]) for a in (self.n, self.mean, self.m2)
             )
-        for block_n, block_mean, block_m2 in zip(n, mean, m2, strict=True):
-            # Each block's vector over all figures (none seen for those not in ``names``).
-            full_n, full_mean, full_m2 = np.zeros_like(self.n), np.zeros_like(self.mean), np.zeros_like(self.m2)
-            full_n[at], full_mean[at], full_m2[at] = block_n, block_mean, block_m2
-            total = self.n + full_n
-            with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where neither has values: dropped below
-                delta = full_mean - self.mean
-                merged_m2 = self.m2 + (full_m2 + delta * delta * self.n * full_n / total)
-                merged_mean = self.mean + delta * full_n / total
-            seen = full_n > 0
-            self.m2 = np.where(seen, merged_m2, self.m2)
-            self.mean = np.where(seen, merged_mean, self.mean)
-            self.n = total
+        # Each block's vector over all figures (none seen for those not in ``names``).
+        full_n = np.zeros((len(n), len(self.n)), dtype=self.n.dtype)
+        full_mean, full_m2 = np.zeros(full_n.shape), np.zeros(full_n.shape)
+        full_n[:, at], full_mean[:, at], full_m2[:, at] = n, mean, m2
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where neither has values: dropped below
+            for block_n, block_mean, block_m2 in zip(full_n, full_mean, full_m2, strict=True):
+                total = self.n + block_n
+                delta = block_mean - self.mean
+                merged_m2 = self.m2 + (block_m2 + delta * delta * self.n * block_n / total)
+                merged_mean = self.mean + delta * block_n / total
+                seen = block_n > 0
+                self.m2 = np.where(seen, merged_m2, self.m2)
+                self.mean = np.where(seen, merged_mean, self.mean)
+                self.n = total
 
     def as_mean(self, name: str) -> dict[str, float]:
         """The mean with its standard error: sample standard deviation over sqrt(n), as in ``summary.mean``."""
