@@ -2,7 +2,9 @@
 
 import gc
 
-from trialsim.run.runner import _survivors_frozen
+from trialsim.run.runner import _survivors_frozen, block_task, for_workers
+from trialsim.run.seeds import blocks
+from trialsim.run.simulate import prepare
 
 
 def test_the_objects_alive_when_a_cluster_run_starts_are_frozen_until_it_ends():
@@ -24,10 +26,6 @@ def test_objects_someone_else_froze_stay_frozen():
 
 
 def test_blocks_computed_from_the_plans_shipped_to_workers_are_the_same_bytes():
-    from trialsim.run.runner import block_task, for_workers
-    from trialsim.run.seeds import blocks
-    from trialsim.run.simulate import prepare
-
     plans = prepare("designs/two-arm-pfs-gsd.yaml", trials=500, seed=5).plans  # diversity goals and subgroups
     lean = for_workers(plans)
     assert sum(len(c.values) for plan in lean.values() for c in plan.covariates) == 0
