@@ -270,6 +270,10 @@ def decide(plan: Plan, z: np.ndarray, degenerate: np.ndarray) -> tuple[np.ndarra
         reject_look = sequential_reject(z, plan.efficacy, plan.multiplicity).look
         reject_look = np.where(reject_look < 0, looks, reject_look)
     reject_look = np.minimum(reject_look, looks)
+    # A comparison rejected is settled: its z crossing the futility bound at a later look (while
+    # the trial goes on for another comparison, or in an analysis of the looks after the stop) is
+    # not a stop for futility. (No rejection comes at or after a futility look: z is masked from there.)
+    futility_look = np.where(futility_look < reject_look, futility_look, looks)
     resolved = np.minimum(reject_look, futility_look)
     stop = np.where((resolved < looks).all(axis=1), resolved.max(axis=1), looks - 1)
     return reject_look, futility_look, stop
