@@ -1,7 +1,7 @@
 """The compiled draws (trialsim.engine.draws) give the numpy path's patients, bit for bit.
 
-The reference is ``draw_patients(fast=False)``: entry_times, dropout_times, event_times and
-continuous_outcomes on whole arrays. Same generator, same seed: every array must be equal, not
+The reference is ``draw_patients(fast=False)``: entry_times, dropout_times, event_times,
+event_or_dropout and continuous_outcomes on whole arrays. Same generator, same seed: every array must be equal, not
 close, since the kernels draw the same numbers in the same order and round the same way.
 """
 
@@ -83,13 +83,15 @@ def test_every_shipped_design_draws_the_reference_patients(path: Path) -> None:
         {},  # every kernel: uniform entry, one dropout hazard, exponential events
         {"dropout": "{control: {rate: 5%, per: 12 months}, treatment: {rate: 10%, per: 12 months}}"},
         {"dropout": "{rate: 0%, per: 12 months}"},
+        {"dropout": "{control: {rate: 0%, per: 12 months}, treatment: {rate: 10%, per: 12 months}}"},
         {"accrual": "{rate: 20 per month}"},
         {"endpoint": EXPONENTIAL.replace("0.7}", "0.7, delay: 3 months}")},
         {"endpoint": EXPONENTIAL.replace("exponential, median", "weibull, shape: 1.5, median")},
         {"endpoint": CONTINUOUS, "test": "t_test"},
         {"endpoint": BINARY, "test": "two_proportion_z"},
     ],
-    ids=["kernels", "dropout-by-arm", "no-dropout", "rate-accrual", "delayed", "weibull", "continuous", "binary"],
+    ids=["kernels", "dropout-by-arm", "no-dropout", "dropout-in-one-arm", "rate-accrual", "delayed", "weibull",
+         "continuous", "binary"],  # fmt: skip
 )
 def test_each_kind_of_draw_matches_the_reference(tmp_path: Path, parts: dict) -> None:
     for plan in _plans(_write(tmp_path, **parts)):
@@ -103,7 +105,7 @@ def test_the_kernels_are_what_a_plain_design_uses(tmp_path: Path, monkeypatch: p
     def numpy_path(*args, **kwargs):
         raise AssertionError("the numpy path was taken")
 
-    for name in ("entry_times", "dropout_times", "event_times", "continuous_outcomes"):
+    for name in ("entry_times", "dropout_times", "event_times", "event_or_dropout", "continuous_outcomes"):
         monkeypatch.setattr(block, name, numpy_path)
     patients = draw_patients(plan, 10, np.random.default_rng(0))
     assert patients.outcome.shape == (10, 120)

@@ -20,6 +20,7 @@ from scipy.stats import norm
 from trialsim.engine import draws, pcg64
 from trialsim.engine import looks as looks_kernel
 from trialsim.engine.accrual import dropout_times, entry_times
+from trialsim.engine.competing import event_or_dropout
 from trialsim.engine.cox import cox
 from trialsim.engine.diversity import Tallies, figures, tally
 from trialsim.engine.logrank import logrank
@@ -46,8 +47,10 @@ class Patients:
     index: np.ndarray  # rows of the eligible pool
     entry: np.ndarray  # months from the first patient in, sorted
     arm: np.ndarray
-    dropout: np.ndarray  # months from entry
-    outcome: np.ndarray  # event time from entry (time-to-event) or the outcome value
+    # Months from entry to dropout, and the event time from entry (time-to-event) or the outcome
+    # value. +inf: no dropout, or (event and dropout drawn as competing risks) the later of the two.
+    dropout: np.ndarray
+    outcome: np.ndarray
     site: np.ndarray | None = None  # recruitment site of each patient, when the design has sites
 
     @property
@@ -102,6 +105,8 @@ def _draw(plan: Plan, trials: int, rng: np.random.Generator, fast: bool, out: Pa
     strata = plan.strata[index] if plan.strata is not None else None
     arm = randomize(plan.ratio, n, trials, rng, method=plan.randomization, block_size=plan.block_size, strata=strata)
     hazard = plan.dropout_hazard
+    if _competing(plan):
+        return _event_or_dropout(plan, index, entry, arm, site, rng, fast, into)
     if fast and not hazard.any():
         dropout = np.full(arm.shape, np.inf)  # nobody drops out: what dropout_times returns, unchecked
     elif fast and hazard[0] > 0.0 and (hazard == hazard[0]).all():
@@ -125,6 +130,34 @@ def _draw(plan: Plan, trials: int, rng: np.random.Generator, fast: bool, out: Pa
         outcome = continuous_outcomes(plan.mean, plan.sd, prognostic + effect, rng)
     else:
         outcome = binary_outcomes(plan.rate, prognostic + effect, rng).astype(float)
+    return Patients(index, entry, arm, dropout, outcome, site)
+
+
+def _competing(plan: Plan) -> bool:
+    """Whether the event and dropout are drawn as competing risks: both hazards constant, some dropout."""
+    return (plan.endpoint == "time_to_event" and plan.baseline.kind == "exponential" and plan.delay == 0.0
+            and bool(plan.dropout_hazard.any()))  # fmt: skip
+
+
+def _event_or_dropout(
+    plan: Plan,
+    index: np.ndarray,
+    entry: np.ndarray,
+    arm: np.ndarray,
+    site: np.ndarray | None,
+    rng: np.random.Generator,
+    fast: bool,
+    into: Patients,
+) -> Patients:
+    """The patients of :func:`_draw` with the first of their event and dropout (:mod:`trialsim.engine.competing`)."""
+    if fast and draws.plain(plan.prognostic, plan.effect_scale):
+        # 0 + b * 1 = b: each arm's rate is the one the numpy path computes for its patients.
+        rate = plan.baseline.rate * np.exp(np.add(0.0, plan.arm_effect * 1.0))
+        out = None if into.outcome is None else (into.outcome, into.dropout)
+        outcome, dropout = draws.event_or_dropout_by_arm(rate, plan.dropout_hazard, arm, rng, out=out)
+        return Patients(index, entry, arm, dropout, outcome, site)
+    rate = plan.baseline.rate * np.exp(plan.prognostic[index] + plan.arm_effect[arm] * plan.effect_scale[index])
+    outcome, dropout = event_or_dropout(rate, plan.dropout_hazard[arm], rng)
     return Patients(index, entry, arm, dropout, outcome, site)
 
 

@@ -157,6 +157,15 @@ def exponential(hi, lo, inc_hi, inc_lo):  # pragma: no cover - compiled
             return hi, lo, x
 
 
+@nb.njit(inline="always")
+def uint32(hi, lo, inc_hi, inc_lo, has32, half):  # pragma: no cover - compiled
+    """The next state, buffer and 32-bit output (numpy's ``pcg64_next32``: the low half first, then the high)."""
+    if has32:
+        return hi, lo, np.uint64(0), half, half
+    hi, lo, r = next64(hi, lo, inc_hi, inc_lo)
+    return hi, lo, np.uint64(1), r >> np.uint64(32), r & np.uint64(0xFFFFFFFF)
+
+
 @nb.njit(cache=True, nogil=True)
 def _integers(state, high, out):  # pragma: no cover - compiled
     """``out[:] = integers(0, high)`` for 1 <= high <= 2**32, as numpy's ``random_bounded_uint64_fill``."""
@@ -170,14 +179,7 @@ def _integers(state, high, out):  # pragma: no cover - compiled
     threshold = (np.uint64(1 << 32) - bound) % bound
     for i in range(out.shape[0]):
         while True:
-            if has32:
-                x = half
-                has32 = np.uint64(0)
-            else:
-                hi, lo, r = next64(hi, lo, inc_hi, inc_lo)
-                half = r >> np.uint64(32)
-                has32 = np.uint64(1)
-                x = r & low32
+            hi, lo, has32, half, x = uint32(hi, lo, inc_hi, inc_lo, has32, half)
             if high == 1 << 32:  # numpy returns the 32-bit half itself
                 out[i] = x
                 break
