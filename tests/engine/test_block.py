@@ -13,7 +13,15 @@ import pytest
 
 from trialsim.cohort.population import load_population
 from trialsim.design.load import load_design
-from trialsim.engine.block import Coded, block_columns, blocks_columns, decide
+from trialsim.engine.block import (
+    Coded,
+    block_columns,
+    blocks_columns,
+    decide,
+    draw_patients,
+    event_calendar_times,
+    expected_events,
+)
 from trialsim.engine.plan import compile_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +145,79 @@ def test_decide_degenerate_analyses_neither_reject_nor_stop(tmp_path: Path) -> N
     degenerate = np.array([[[True], [True], [False]]])
     reject, futility, stop = decide(plan, z, degenerate)
     assert reject.tolist() == [[3]] and futility.tolist() == [[2]] and stop.tolist() == [2]
+
+
+def _pilot_events(plan, trials: int = 2000) -> tuple[float, float]:
+    """Mean and standard error of the events per trial with everyone followed to the end: drawn patients."""
+    p = draw_patients(plan, trials, np.random.default_rng(11))
+    events = np.isfinite(event_calendar_times(plan, p)).sum(axis=1)
+    return float(events.mean()), float(events.std(ddof=1) / np.sqrt(trials))
+
+
+def _design_plan(tmp_path: Path, text: str):
+    path = tmp_path / "events.yaml"
+    path.write_text(text)
+    design = load_design(path)
+    return compile_plan(design, "default", load_population(design.spec.population.cohort, tmp_path, seed=1))
+
+
+EVENTS = """\
+trialsim: 1
+name: events
+enrollment: {{sample_size: 400, accrual: {{duration: 24 months}}{dropout}}}
+randomization: {{method: permuted_block, block_size: 3, ratio: {{control: 1, treatment: 2}}}}
+arms: {{control: {{}}, treatment: {{}}}}
+endpoints:
+  os: {{type: time_to_event, baseline: {{distribution: {baseline}, median: 8 months}}, effect: {{hazard_ratio: 0.6}}}}
+analysis:
+  primary: {{endpoint: os, test: logrank, alpha: 0.025}}
+  looks: [{{events: 100}}, {{events: 200}}]
+  efficacy: {{spending: obrien_fleming}}
+"""
+
+
+def test_expected_events_w1_by_hand() -> None:
+    # Control hazard ln 2 / 8, treated 0.7 times it, dropout -ln(0.95) / 12 in both arms, 1:1:
+    # 600 (r0 / (r0 + h) + r1 / (r1 + h)) / 2 = 600 (0.952986 + 0.934163) / 2 = 566.145.
+    design = load_design(ROOT / "bench" / "designs" / "w1-survival-gsd.yaml")
+    plan = compile_plan(design, "expected", load_population("builtin", ROOT, seed=1))
+    r0, h = np.log(2.0) / 8.0, -np.log(0.95) / 12.0
+    by_hand = 600 * (r0 / (r0 + h) + 0.7 * r0 / (0.7 * r0 + h)) / 2
+    assert expected_events(plan) == pytest.approx(by_hand, rel=1e-12)
+    assert by_hand == pytest.approx(566.145, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("path", "scenario"),
+    [(ROOT / "bench" / "designs" / "w1-survival-gsd.yaml", "expected"),
+     (ROOT / "designs" / "two-arm-pfs-gsd.yaml", None)],
+)  # fmt: skip
+def test_expected_events_agree_with_drawn_patients(path: Path, scenario: str | None) -> None:
+    design = load_design(path)
+    population = load_population(design.spec.population.cohort, path.parent, seed=1)
+    for name in [scenario] if scenario else design.scenarios:
+        plan = compile_plan(design, name, population)
+        mean, se = _pilot_events(plan)
+        assert abs(expected_events(plan) - mean) <= 3.5 * se, (name, expected_events(plan), mean, se)
+
+
+@pytest.mark.parametrize(
+    ("dropout", "baseline", "closed_form"),
+    [(", dropout: {rate: 10%, per: 12 months}", "exponential", True),
+     (", dropout: {control: {rate: 0%, per: 12 months}, treatment: {rate: 30%, per: 12 months}}", "exponential", True),
+     ("", "exponential", True),
+     ("", "weibull, shape: 1.5", True),
+     (", dropout: {rate: 10%, per: 12 months}", "weibull, shape: 1.5", False)],
+    ids=["dropout", "dropout-in-one-arm", "no-dropout", "weibull-no-dropout", "weibull-dropout"],
+)  # fmt: skip
+def test_expected_events_in_closed_form_or_none(tmp_path: Path, dropout: str, baseline: str, closed_form: bool) -> None:
+    plan = _design_plan(tmp_path, EVENTS.format(dropout=dropout, baseline=baseline))
+    expected = expected_events(plan)
+    if not closed_form:
+        assert expected is None
+        return
+    if not dropout:
+        assert expected == plan.sample_size
+        return
+    mean, se = _pilot_events(plan)
+    assert abs(expected - mean) <= 3.5 * se, (expected, mean, se)
