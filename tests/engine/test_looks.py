@@ -217,6 +217,21 @@ def test_survival_kernel_stratified_with_ties(tmp_path):
     _compare(plan, tied)
 
 
+@pytest.mark.parametrize(
+    "case", ["three looks, O'Brien-Fleming", "one look, no dropout", "calendar looks, delayed effect"]
+)
+def test_the_kernel_for_simple_comparisons_gives_the_general_kernels_numbers(tmp_path, monkeypatch, case):
+    # Two arms, one comparison, no strata: the kernel compiled for them, bit for bit the general one.
+    plan = _plan(tmp_path, SURVIVAL.format(**SURVIVAL_CASES[case]))
+    p = draw_patients(plan, 120, np.random.default_rng(4))
+    simple = analyse_looks(plan, p, stop=True)
+    assert looks_kernel._SURVIVAL_LOOKS[True] is not looks_kernel._SURVIVAL_LOOKS[False]
+    monkeypatch.setitem(looks_kernel._SURVIVAL_LOOKS, True, looks_kernel._SURVIVAL_LOOKS[False])
+    general = analyse_looks(plan, p, stop=True)
+    for field in dataclasses.fields(simple):
+        np.testing.assert_array_equal(getattr(simple, field.name), getattr(general, field.name), err_msg=field.name)
+
+
 CONTINUOUS_CASES = {
     "two arms": dict(n=120, extra="", block=2, arms=TWO_ARMS, timepoint="0 weeks", effect="{difference: 0.4}",
                      compare="", looks=""),
