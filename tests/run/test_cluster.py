@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import trialsim
 from trialsim.cli import app
 from trialsim.run.cluster import SCHEDULER_ENV, dask_client
+from trialsim.run.store import TEMP_PREFIX
 
 BIN = Path(sys.executable).parent
 PFS = "designs/two-arm-pfs-gsd.yaml"
@@ -34,7 +35,9 @@ def same_results(a: Path, b: Path) -> None:
 
 
 def finished_blocks(out: Path) -> int:
-    return len(list(out.glob("blocks/*/*.block")))
+    # Not the temporary file a worker killed mid-write leaves (pathlib's glob matches dotfiles too):
+    # the next run clears it away and computes that block again.
+    return sum(not path.name.startswith(TEMP_PREFIX) for path in out.glob("blocks/*/*.block"))
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
