@@ -184,6 +184,9 @@ def timed_in_turn(w: Workload, trials: int, rounds: int, seed: int) -> tuple[dic
     then all of the other's lets a slow spell fall on one tool alone; in turn, both meet it.
     """
     ts_runs, peer_runs = [], []
+    # An untimed process first: in a fresh clone it compiles numba's kernels into its cache, which
+    # would otherwise weigh in the first timed process's peak memory (about 110 MB more for W1).
+    trialsim_workload(w, 250, 1, seed)
     for _ in range(rounds):
         ts_runs.append(trialsim_workload(w, trials, TRIALSIM_CALLS, seed))
         peer_runs.append(peer_workload(w, trials, seed % 100_000 + 1))
@@ -331,7 +334,8 @@ def report(results: dict, scale: dict | None, population: list[dict] | None, tri
     lines += machine() + [""]
     lines += [
         f"Every workload: {trials:,} simulated trials per tool, timed in {repeats} alternating rounds (a trialsim "
-        f"process, best of its {TRIALSIM_CALLS} calls after a warm-up; then one peer run), the best of each tool kept. "
+        f"process, best of its {TRIALSIM_CALLS} calls after a warm-up; then one peer run), the best of each tool kept, "
+        "after an untimed trialsim process that fills numba's cache of compiled kernels (as any run after the first). "
         "Per core: trialsim in one process with every thread pool at one thread, timed around "
         "`trialsim.simulate()` (design, population, plan, every seed block, the per-trial tables "
         "assembled in memory, the summary); rpact and Mediana timed in R around the simulation call only "
