@@ -1,7 +1,7 @@
 """Event and dropout drawn as competing risks have the law of two independent exponential times.
 
 References (analytic, for independent exponential event time X ~ Exp(r) and dropout D ~ Exp(h);
-Beyersmann, Allignol and Schumacher, Competing Risks and Multistate Models with R, 2012, section 3.2):
+Beyersmann, Allignol and Schumacher, Competing Risks and Multistate Models with R, Springer 2012):
 
 - T = min(X, D) ~ Exp(r + h): P(T > t) = exp(-(r + h) t), mean 1 / (r + h);
 - P(X < D) = r / (r + h), independent of T;

@@ -2,8 +2,9 @@
 
 A patient with a constant event hazard ``r`` and a constant dropout hazard ``h`` (exponential
 event and dropout times, independent) is followed until the first of the two. That first time
-and its cause are all a trial ever observes, and their joint law is simple (e.g. Beyersmann,
-Allignol and Schumacher, *Competing Risks and Multistate Models with R*, 2012, section 3.2)::
+and its cause are all a trial ever observes, and their joint law is simple (the way to simulate
+competing risks data in Beyersmann, Allignol and Schumacher, *Competing Risks and Multistate Models
+with R*, Springer 2012)::
 
     T = min(event, dropout) ~ Exp(r + h)
     P(event first | T) = r / (r + h)          (independent of T)
