@@ -152,13 +152,18 @@ def _event_or_dropout(
     """The patients of :func:`_draw` with the first of their event and dropout (:mod:`trialsim.engine.competing`)."""
     if fast and draws.plain(plan.prognostic, plan.effect_scale):
         # 0 + b * 1 = b: each arm's rate is the one the numpy path computes for its patients.
-        rate = plan.baseline.rate * np.exp(np.add(0.0, plan.arm_effect * 1.0))
+        rate = _event_rate(plan, 0.0, plan.arm_effect, 1.0)
         out = None if into.outcome is None else (into.outcome, into.dropout)
         outcome, dropout = draws.event_or_dropout_by_arm(rate, plan.dropout_hazard, arm, rng, out=out)
         return Patients(index, entry, arm, dropout, outcome, site)
-    rate = plan.baseline.rate * np.exp(plan.prognostic[index] + plan.arm_effect[arm] * plan.effect_scale[index])
+    rate = _event_rate(plan, plan.prognostic[index], plan.arm_effect[arm], plan.effect_scale[index])
     outcome, dropout = event_or_dropout(rate, plan.dropout_hazard[arm], rng)
     return Patients(index, entry, arm, dropout, outcome, site)
+
+
+def _event_rate(plan: Plan, prognostic, arm_effect, effect_scale) -> np.ndarray:
+    """Exponential event hazard ``rate e^(x + b s)``: prognostic log hazard x, arm's log hazard ratio b, scale s."""
+    return plan.baseline.rate * np.exp(np.add(prognostic, arm_effect * effect_scale))
 
 
 def _recruit(plan: Plan, entry: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -654,10 +659,10 @@ def expected_events(plan: Plan) -> float | None:
     share = np.asarray(plan.ratio, dtype=float) / sum(plan.ratio)
     hazard = plan.dropout_hazard
     if draws.plain(plan.prognostic, plan.effect_scale):
-        rate = plan.baseline.rate * np.exp(plan.arm_effect)
+        rate = _event_rate(plan, 0.0, plan.arm_effect, 1.0)
         first = rate / (rate + hazard)
-    else:
-        rate = plan.baseline.rate * np.exp(plan.prognostic[:, None] + plan.arm_effect * plan.effect_scale[:, None])
+    else:  # every pool patient (rows) in every arm (columns)
+        rate = _event_rate(plan, plan.prognostic[:, None], plan.arm_effect, plan.effect_scale[:, None])
         first = (rate / (rate + hazard)).mean(axis=0)
     return plan.sample_size * float(share @ first)
 

@@ -340,7 +340,8 @@ class _DaskBlocks:
 
         self._wait_for_workers()
         drop = self.store.probe()
-        threads = self._threads()
+        slots = deque(address for address, n in self.client.nthreads().items() for _ in range(n))  # a thread each
+        threads = len(slots)
         # A task holds a few blocks: the scheduler's and the client's work per task is then shared by
         # several blocks, and with it the client's share of the CPU the workers need.
         size = max(1, min(BLOCKS_PER_TASK, len(blocks) // (4 * threads)))
@@ -352,12 +353,11 @@ class _DaskBlocks:
         # The first task of each worker thread is placed there (loosely: another worker may take it
         # when that one is gone). Left to the scheduler, both first tasks sometimes went to one worker
         # while the other waited a whole task for its first (0.24 s of a 1.5 s run of 100,000 W1 trials).
-        first = deque(address for address, n in self.client.nthreads().items() for _ in range(n))
 
         def submit() -> None:
             while queue and len(running) < window:
                 batch = queue.popleft()
-                where = {"workers": [first.popleft()], "allow_other_workers": True} if first else {}
+                where = {"workers": [slots.popleft()], "allow_other_workers": True} if slots else {}
                 future = self.client.submit(block_task, self._plans(), self.seed, batch, drop, pure=False, **where)
                 running[future] = batch
                 pending.add(future)
